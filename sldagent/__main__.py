@@ -1,0 +1,3 @@
+from sldagent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Scoring on the sealed test rows: the only stage besides the report that opens them.
+
+The search never imports this module (a test checks it); it fits on training rows and judges
+laws on validation rows only. Here a law is fitted on all training rows and scored once on test.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sldagent.fitters import FitRecipe, FitResult, fit_groups, predict_groups
+from sldagent.law import Law, LawError, parse_law
+from sldagent.metrics import r2
+from sldagent.task import Dataset, Task, load_test, load_train, split_validation
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A law fitted on one set of rows and scored on another."""
+
+    law: Law
+    fits: dict[str, FitResult]
+    r2: float
+    fit_seconds: float
+
+
+def human_law(task: Task) -> Law:
+    """The task's human-designed law, parsed with its declared parameters and the budget."""
+    h = task.human
+    try:
+        return parse_law(h.formula, task.features, task.targets, params=h.params,
+                         max_params=task.param_budget)
+    except LawError as err:
+        raise LawError(f"task {task.name}: human law: {err}") from None
+
+
+def human_recipe(task: Task, seed: int = 0) -> FitRecipe:
+    """Fitting recipe from the bounds and initial ranges the task's TOML declares."""
+    return FitRecipe(bounds=dict(task.human.bounds), init=dict(task.human.init), seed=seed)
+
+
+def fit_and_score(law: Law, recipe: FitRecipe, fit_rows: Dataset, score_rows: Dataset) -> Scored:
+    """Fit per group on fit_rows, score pooled R² on score_rows (groups absent from the fit -> inf)."""
+    start = time.perf_counter()
+    fits = fit_groups(law, fit_rows.groups(), recipe)
+    seconds = time.perf_counter() - start
+    y_true, y_pred = predict_groups(law, score_rows.groups(), fits)
+    return Scored(law=law, fits=fits, r2=r2(y_true, y_pred), fit_seconds=seconds)
+
+
+def score_constants(task: Task, test: Dataset) -> float | None:
+    """Test R² of the human law with its published constants (None if none are published)."""
+    constants = task.human.constants
+    if not constants:
+        return None
+    law = human_law(task)
+    trues, preds = [], []
+    for group, X, y in test.groups():
+        values = constants.get(group)
+        trues.append(y)
+        if values is None:
+            preds.append(np.full_like(y, np.nan))
+            continue
+        theta = np.array([values[p] for p in law.params], dtype=float)
+        preds.append(law.predict(X, theta))
+    return r2(np.concatenate(trues), np.concatenate(preds))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The human law on one task: published, with published constants, and refitted by us."""
+
+    task: str
+    published_r2: float | None
+    constants_r2: float | None
+    refit_r2: float
+    fit_seconds: float
+    law: str | dict
+
+    def to_dict(self) -> dict:
+        return {"task": self.task, "published_r2": self.published_r2,
+                "constants_r2": self.constants_r2, "refit_r2": self.refit_r2,
+                "fit_seconds": self.fit_seconds, "law": self.law}
+
+
+def baseline(task: Task, root: Path, seed: int = 0) -> Baseline:
+    """Score the human law three ways (see Baseline); fit on all train rows, score on test."""
+    train, test = load_train(task, root), load_test(task, root)
+    law = human_law(task)
+    scored = fit_and_score(law, human_recipe(task, seed), train, test)
+    return Baseline(task=task.name, published_r2=task.human.published_r2,
+                    constants_r2=score_constants(task, test), refit_r2=scored.r2,
+                    fit_seconds=scored.fit_seconds, law=law.text)
+
+
+def evaluate_text(task: Task, root: Path, text: str | dict, recipe: FitRecipe) -> tuple[float, float]:
+    """(validation R², test R²) of a user's law: fit on fit rows -> validation; all train -> test."""
+    law = parse_law(text, task.features, task.targets, max_params=task.param_budget)
+    train = load_train(task, root)
+    fit_rows, val_rows = split_validation(train)
+    val = fit_and_score(law, recipe, fit_rows, val_rows).r2
+    test = fit_and_score(law, recipe, train, load_test(task, root)).r2
+    return val, test

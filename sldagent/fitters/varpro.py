@@ -1,0 +1,332 @@
+"""The default fitter: variable projection + multi-start trust-region least squares.
+
+Parameters that enter a formula linearly (offsets, amplitudes) are solved exactly by linear least
+squares for every trial value of the others, so the multi-start search runs only over the few
+nonlinear parameters. The best starts are then polished jointly with the analytic Jacobian,
+with the recipe's loss (plain, Huber, soft-L1) and, if asked, in log space.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares, lsq_linear
+from scipy.stats import qmc
+
+from sldagent.fitters.recipe import FitRecipe, FitResult
+from sldagent.law import Law
+
+_BAD_RESIDUAL = 1e6  # stands in for a non-finite residual (in units of the target's std)
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One least-squares problem: some targets of a law and the parameters they use."""
+
+    law: Law
+    X: np.ndarray
+    y: np.ndarray  # (n, k_sub) fitting-space targets, scaled
+    targets: tuple[int, ...]
+    params: tuple[int, ...]  # indices into law.params, in order
+    linear: tuple[int, ...]  # subset of params solved by linear least squares (original space)
+    scale: np.ndarray  # per target std (residuals are divided by it)
+    recipe: FitRecipe
+    deadline: float
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _OutOfTime
+
+    def predict(self, theta_full: np.ndarray) -> np.ndarray:
+        return self.law.predict(self.X, theta_full)[:, self.targets]
+
+    def residual(self, theta_full: np.ndarray) -> np.ndarray:
+        """Scaled residuals in fitting space (log space if the recipe says so)."""
+        self.check_time()
+        pred = self.predict(theta_full)
+        if self.recipe.log_target:
+            with np.errstate(all="ignore"):
+                pred = np.log(pred)
+        r = (pred - self.y) / self.scale
+        return np.nan_to_num(r, nan=_BAD_RESIDUAL, posinf=_BAD_RESIDUAL, neginf=-_BAD_RESIDUAL).ravel()
+
+    def jacobian(self, theta_full: np.ndarray) -> np.ndarray:
+        self.check_time()
+        jac = self.law.jacobian(self.X, theta_full)[:, self.targets, :][:, :, self.params]
+        if self.recipe.log_target:
+            with np.errstate(all="ignore"):
+                jac = jac / self.predict(theta_full)[:, :, None]
+        jac = jac / self.scale[None, :, None]
+        jac = jac.reshape(-1, len(self.params))
+        return np.nan_to_num(jac, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _bounds(recipe: FitRecipe, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.array([recipe.bounds.get(n, (-np.inf, np.inf))[0] for n in names], dtype=float)
+    hi = np.array([recipe.bounds.get(n, (-np.inf, np.inf))[1] for n in names], dtype=float)
+    return lo, hi
+
+
+def _init_range(recipe: FitRecipe, name: str) -> tuple[float, float, bool]:
+    """(low, high, log-uniform?) for drawing starts of one parameter."""
+    if name in recipe.init:
+        lo, hi = recipe.init[name]
+    else:
+        blo, bhi = recipe.bounds.get(name, (-np.inf, np.inf))
+        lo = blo if math.isfinite(blo) else (max(-2.0, bhi - 4.0) if math.isfinite(bhi) else -2.0)
+        hi = bhi if math.isfinite(bhi) else min(2.0, lo + 4.0) if math.isfinite(blo) else 2.0
+    lo, hi = float(min(lo, hi)), float(max(lo, hi))
+    log = lo > 0 and hi / lo > 100
+    return lo, hi, log
+
+
+def _starts(recipe: FitRecipe, names: Sequence[str], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Scrambled-Sobol starting points over the init ranges (seeded, so fits are repeatable)."""
+    d = len(names)
+    n = max(1, recipe.n_starts)
+    sampler = qmc.Sobol(d=d, scramble=True, seed=recipe.seed)
+    u = sampler.random(1 << max(0, math.ceil(math.log2(n))))[:n]
+    pts = np.empty((n, d))
+    for j, name in enumerate(names):
+        a, b, log = _init_range(recipe, name)
+        pts[:, j] = np.exp(np.log(a) + u[:, j] * (np.log(b) - np.log(a))) if log else a + u[:, j] * (b - a)
+    # keep starts strictly inside the bounds
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    return np.clip(pts, lo + 1e-9 * span, hi - 1e-9 * span)
+
+
+def _linear_system(prob: _Problem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix of the linear parameters and the right-hand side, both scaled."""
+    lin = list(prob.linear)
+    t0 = theta.copy()
+    t0[lin] = 0.0
+    base = prob.law.predict(prob.X, t0)[:, prob.targets]
+    design = prob.law.jacobian(prob.X, t0)[:, prob.targets, :][:, :, lin]
+    A = (design / prob.scale[None, :, None]).reshape(-1, len(lin))
+    y = np.exp(prob.y) if prob.recipe.log_target else prob.y
+    b = ((y - base) / prob.scale).ravel()
+    return A, b
+
+
+def _solve_linear(prob: _Problem, theta: np.ndarray) -> np.ndarray:
+    """Given the nonlinear parameters in theta, set the linear ones by least squares."""
+    A, b = _linear_system(prob, theta)
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
+        return theta
+    lin = list(prob.linear)
+    lo, hi = _bounds(prob.recipe, [prob.law.params[i] for i in lin])
+    if np.all(np.isinf(lo)) and np.all(np.isinf(hi)):
+        coef = np.linalg.lstsq(A, b, rcond=None)[0]
+    else:
+        coef = lsq_linear(A, b, bounds=(lo, hi), method="bvls" if A.shape[1] < 30 else "trf").x
+    out = theta.copy()
+    out[lin] = coef
+    return out
+
+
+class _Projected:
+    """Variable-projection residual over the nonlinear parameters, with Kaufman's Jacobian
+    (the full Jacobian's nonlinear columns projected off the span of the linear design)."""
+
+    def __init__(self, prob: _Problem, theta: np.ndarray, nl: list[int]):
+        self.prob, self.theta, self.nl = prob, theta, nl
+        lo, hi = _bounds(prob.recipe, [prob.law.params[i] for i in prob.linear])
+        self.unbounded_linear = bool(np.all(np.isinf(lo)) and np.all(np.isinf(hi)))
+        self._z: np.ndarray | None = None
+        self._full: np.ndarray = theta
+
+    def full(self, z: np.ndarray) -> np.ndarray:
+        if self._z is None or not np.array_equal(z, self._z):
+            t = self.theta.copy()
+            t[self.nl] = z
+            self._full = _solve_linear(self.prob, t) if self.prob.linear else t
+            self._z = np.array(z, copy=True)
+        return self._full
+
+    def residual(self, z: np.ndarray) -> np.ndarray:
+        return _plain_residual(self.prob, self.full(z))
+
+    def jacobian(self, z: np.ndarray) -> np.ndarray:
+        prob, t = self.prob, self.full(z)
+        prob.check_time()
+        jac = prob.law.jacobian(prob.X, t)[:, prob.targets, :]
+        jac = (jac / prob.scale[None, :, None]).reshape(-1, len(prob.law.params))
+        J = np.nan_to_num(jac[:, self.nl], nan=0.0, posinf=0.0, neginf=0.0)
+        if prob.linear and self.unbounded_linear:
+            A = np.nan_to_num(jac[:, list(prob.linear)], nan=0.0, posinf=0.0, neginf=0.0)
+            q, _ = np.linalg.qr(A)
+            J = J - q @ (q.T @ J)
+        return J
+
+
+def _local(prob: _Problem, theta: np.ndarray, nl: list[int], max_nfev: int) -> tuple[float, np.ndarray]:
+    """Minimise over the nonlinear parameters only, from one start; returns (cost, theta)."""
+    proj = _Projected(prob, theta, nl)
+    lo, hi = _bounds(prob.recipe, [prob.law.params[i] for i in nl])
+    z0 = theta[nl]
+    if not np.all(np.abs(proj.residual(z0)) < _BAD_RESIDUAL):
+        return math.inf, theta
+    jac = proj.jacobian if proj.unbounded_linear else "2-point"
+    res = least_squares(proj.residual, z0, jac=jac, bounds=(lo, hi), method="trf",
+                        x_scale="jac", max_nfev=max_nfev, xtol=1e-10, ftol=1e-10)
+    t = proj.full(res.x)
+    return float(np.sum(proj.residual(res.x) ** 2)), t
+
+
+def _plain_residual(prob: _Problem, theta: np.ndarray) -> np.ndarray:
+    """Residuals in the original target space (what variable projection minimises)."""
+    prob.check_time()
+    pred = prob.predict(theta)
+    y = np.exp(prob.y) if prob.recipe.log_target else prob.y
+    r = (pred - y) / prob.scale
+    return np.nan_to_num(r, nan=_BAD_RESIDUAL, posinf=_BAD_RESIDUAL, neginf=-_BAD_RESIDUAL).ravel()
+
+
+def _polish(prob: _Problem, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """Joint least squares over all parameters of the problem, analytic Jacobian, recipe loss."""
+    idx = list(prob.params)
+    names = [prob.law.params[i] for i in idx]
+    lo, hi = _bounds(prob.recipe, names)
+    z0 = np.clip(theta[idx], lo, hi)
+
+    def full(z: np.ndarray) -> np.ndarray:
+        t = theta.copy()
+        t[idx] = z
+        return t
+
+    r0 = prob.residual(full(z0))
+    if not np.all(np.abs(r0) < _BAD_RESIDUAL):
+        return math.inf, theta
+    res = least_squares(lambda z: prob.residual(full(z)), z0, jac=lambda z: prob.jacobian(full(z)),
+                        bounds=(lo, hi), method="trf", x_scale="jac", loss=prob.recipe.loss,
+                        f_scale=prob.recipe.f_scale, max_nfev=200 * (len(idx) + 1),
+                        xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    return float(res.cost), full(res.x)
+
+
+def _objective(prob: _Problem, theta: np.ndarray) -> float:
+    r = prob.residual(theta)
+    if not np.all(np.abs(r) < _BAD_RESIDUAL):
+        return math.inf
+    if prob.recipe.loss == "linear":
+        return float(0.5 * np.sum(r**2))
+    z = (r / prob.recipe.f_scale) ** 2
+    rho = 2 * (np.sqrt(1 + z) - 1) if prob.recipe.loss == "soft_l1" else \
+        np.where(z <= 1, z, 2 * np.sqrt(z) - 1)
+    return float(0.5 * prob.recipe.f_scale**2 * np.sum(rho))
+
+
+def _solve(prob: _Problem, theta: np.ndarray) -> tuple[float, np.ndarray, int]:
+    """Screen many quasi-random starts cheaply, refine the best few by variable projection,
+    then polish those jointly (analytic Jacobian, recipe loss)."""
+    lin = set(prob.linear)
+    nl = [i for i in prob.params if i not in lin]
+    candidates: list[tuple[float, np.ndarray]] = []
+    evals = 0
+    if not nl:
+        t = _solve_linear(prob, theta)
+        candidates.append((float(np.sum(_plain_residual(prob, t) ** 2)), t))
+        evals += 1
+    else:
+        names = [prob.law.params[i] for i in nl]
+        lo, hi = _bounds(prob.recipe, names)
+        screened = []
+        for z in _starts(prob.recipe, names, lo, hi):
+            proj = _Projected(prob, theta, nl)
+            cost = float(np.sum(proj.residual(z) ** 2))
+            evals += 1
+            if math.isfinite(cost) and cost < _BAD_RESIDUAL:
+                screened.append((cost, z))
+        screened.sort(key=lambda c: c[0])
+        for _, z in screened[: prob.recipe.n_local]:
+            t = theta.copy()
+            t[nl] = z
+            cost, t = _local(prob, t, nl, max_nfev=50 * (len(nl) + 1))
+            evals += 1
+            if math.isfinite(cost):
+                candidates.append((cost, t))
+    if not candidates:
+        return math.inf, theta, evals
+    candidates.sort(key=lambda c: c[0])
+    best_obj, best = math.inf, theta
+    for _, t in candidates[: prob.recipe.n_polish]:
+        try:
+            _, polished = _polish(prob, t)
+        except (ValueError, np.linalg.LinAlgError):
+            polished = t
+        for cand in (polished, t):
+            obj = _objective(prob, cand)
+            if obj < best_obj:
+                best_obj, best = obj, cand
+    return best_obj, best, evals
+
+
+def _problems(law: Law, X: np.ndarray, y: np.ndarray, recipe: FitRecipe, deadline: float):
+    """Split the law into independent problems: targets that share no parameter fit apart."""
+    k = len(law.targets)
+    owners: list[set[int]] = [set(law.target_params(j)) for j in range(k)]
+    groups: list[tuple[list[int], set[int]]] = []
+    for j in range(k):
+        merged = [g for g in groups if g[1] & owners[j]]
+        targets, params = [j], set(owners[j])
+        for g in merged:
+            targets += g[0]
+            params |= g[1]
+            groups.remove(g)
+        groups.append((sorted(targets), params))
+    fit_y = np.log(y) if recipe.log_target else y
+    for targets, params in groups:
+        ys = fit_y[:, targets]
+        scale = np.std(ys, axis=0)
+        scale = np.where(scale > 0, scale, np.maximum(np.abs(ys).mean(axis=0), 1.0))
+        linear = law.linear_params(targets[0]) if len(targets) == 1 else ()
+        yield _Problem(law=law, X=X, y=ys, targets=tuple(targets), params=tuple(sorted(params)),
+                       linear=tuple(linear), scale=scale, recipe=recipe, deadline=deadline)
+
+
+def fit(law: Law, X: np.ndarray, y: np.ndarray, recipe: FitRecipe | None = None) -> FitResult:
+    """Fit the law's parameters to one group's rows. Never raises on numerical trouble: a fit
+    that fails, produces non-finite values, or runs past the time limit comes back ok=False."""
+    recipe = recipe or FitRecipe()
+    start = time.monotonic()
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).reshape(len(X), -1)
+    m = len(law.params)
+    if y.shape[1] != len(law.targets):
+        raise ValueError(f"y has {y.shape[1]} target columns, the law has {len(law.targets)}")
+    if y.size < m:
+        return FitResult(False, None, math.inf, f"{len(y)} rows cannot fix {m} parameters",
+                         time.monotonic() - start, 0)
+    if recipe.log_target and np.any(y <= 0):
+        return FitResult(False, None, math.inf, "log-space fit needs a positive target",
+                         time.monotonic() - start, 0)
+    theta = np.zeros(m)
+    for i, name in enumerate(law.params):  # parameters nobody fits start mid-range
+        lo, hi, log = _init_range(recipe, name)
+        theta[i] = math.sqrt(lo * hi) if log else 0.5 * (lo + hi)
+    deadline = start + recipe.time_limit
+    total, evals = 0.0, 0
+    try:
+        for prob in _problems(law, X, y, recipe, deadline):
+            obj, theta, n = _solve(prob, theta)
+            evals += n
+            total += obj
+            if not math.isfinite(obj):
+                return FitResult(False, None, math.inf, "no start gave finite predictions",
+                                 time.monotonic() - start, evals)
+    except _OutOfTime:
+        return FitResult(False, None, math.inf, f"time limit {recipe.time_limit:g}s exceeded",
+                         time.monotonic() - start, evals)
+    pred = law.predict(X, theta)
+    if not np.all(np.isfinite(pred)):
+        return FitResult(False, None, math.inf, "fitted law predicts non-finite values",
+                         time.monotonic() - start, evals)
+    return FitResult(True, theta, total / max(1, y.size), "ok", time.monotonic() - start, evals)

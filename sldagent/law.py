@@ -1,0 +1,501 @@
+"""Law: the safe law language, parsed by an `ast` whitelist into sympy and compiled to numpy.
+
+Law text may come from an LLM, so it is never `eval`-ed, `exec`-ed or `sympify`-ed: only the node
+types listed here are accepted, names must be features, parameters or whitelisted functions, and
+the sympy tree is built node by node. Evaluation walks a flat program built from that tree.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import sympy
+from sympy.printing.str import StrPrinter
+
+FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
+    "exp": (1, 1),
+    "log": (1, 1),
+    "sqrt": (1, 1),
+    "abs": (1, 1),
+    "tanh": (1, 1),
+    "min": (2, 8),
+    "max": (2, 8),
+}
+MAX_TEXT_CHARS = 4000
+MAX_CONST_EXPONENT = 64.0
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+
+
+class LawError(ValueError):
+    """A law text that the whitelist refuses; the message is one line saying why."""
+
+
+def _sym(name: str) -> sympy.Symbol:
+    return sympy.Symbol(name, real=True)
+
+
+class _Builder:
+    """Turns one whitelisted `ast` expression into sympy, node by node."""
+
+    def __init__(self, features: Sequence[str], params: Sequence[str] | None, target: str):
+        self.features = set(features)
+        self.allowed_params = None if params is None else set(params)
+        self.target = target
+        self.param_order: list[str] = []
+
+    def fail(self, node: ast.AST, why: str) -> LawError:
+        col = getattr(node, "col_offset", None)
+        where = f" at column {col + 1}" if col is not None else ""
+        return LawError(f"law for {self.target!r}{where}: {why}")
+
+    def build(self, node: ast.AST) -> sympy.Expr:
+        if isinstance(node, ast.Expression):
+            return self.build(node.body)
+        if isinstance(node, ast.Constant):
+            return self.constant(node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            inner = self.build(node.operand)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _BINOPS):
+            return self.binop(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Attribute):
+            raise self.fail(node, "attribute access ('.') is not allowed")
+        if isinstance(node, ast.Lambda):
+            raise self.fail(node, "lambda is not allowed")
+        if isinstance(node, ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp):
+            raise self.fail(node, "comprehensions are not allowed")
+        if isinstance(node, ast.Subscript):
+            raise self.fail(node, "indexing ('[...]') is not allowed")
+        if isinstance(node, ast.BinOp):
+            raise self.fail(node, f"operator {type(node.op).__name__} is not allowed; use + - * / **")
+        return self.fail_unknown(node)
+
+    def fail_unknown(self, node: ast.AST) -> sympy.Expr:
+        raise self.fail(node, f"{type(node).__name__} is not allowed in a law")
+
+    def constant(self, node: ast.Constant) -> sympy.Expr:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(node, f"only numbers are allowed as literals, got {value!r:.40}")
+        if isinstance(value, int):
+            if abs(value) > 10**300:
+                raise self.fail(node, "integer literal too large")
+            return sympy.Integer(value)
+        if not math.isfinite(value):
+            raise self.fail(node, "number is not finite")
+        if value == int(value) and abs(value) < 1e15:
+            return sympy.Integer(int(value))
+        return sympy.Float(value)
+
+    def name(self, node: ast.Name) -> sympy.Expr:
+        name = node.id
+        if name in FUNCTIONS:
+            raise self.fail(node, f"function {name!r} used without a call")
+        if not _NAME_RE.match(name):
+            raise self.fail(node, f"name {name!r} is not allowed (names start with a letter)")
+        if name in self.features:
+            return _sym(name)
+        if self.allowed_params is not None and name not in self.allowed_params:
+            raise self.fail(node, f"unknown name {name!r}: not a feature or declared parameter")
+        if name not in self.param_order:
+            self.param_order.append(name)
+        return _sym(name)
+
+    def binop(self, node: ast.BinOp) -> sympy.Expr:
+        left, right = self.build(node.left), self.build(node.right)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return left + right
+        if isinstance(op, ast.Sub):
+            return left - right
+        if isinstance(op, ast.Mult):
+            return left * right
+        if isinstance(op, ast.Div):
+            if right == 0:
+                raise self.fail(node, "division by zero")
+            return left / right
+        return self.power(node, left, right)
+
+    def power(self, node: ast.AST, base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+        if exponent.is_number:
+            value = float(exponent)
+            if not math.isfinite(value) or abs(value) > MAX_CONST_EXPONENT:
+                raise self.fail(node, f"exponent {value:g} is too large (limit ±{MAX_CONST_EXPONENT:g})")
+            if base.is_number:
+                try:
+                    result = float(base) ** value
+                except (OverflowError, ZeroDivisionError) as err:
+                    raise self.fail(node, f"constant power is undefined ({err})") from None
+                if isinstance(result, complex) or not math.isfinite(result):
+                    raise self.fail(node, "constant power is not a finite real number")
+                return sympy.Float(result)
+        elif base.is_number and float(base) == 0:
+            raise self.fail(node, "0 raised to a symbolic power")
+        return sympy.Pow(base, exponent)
+
+    def call(self, node: ast.Call) -> sympy.Expr:
+        if not isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Attribute):
+                raise self.fail(node, "attribute access ('.') is not allowed")
+            raise self.fail(node, "only calls of named functions are allowed")
+        fname = node.func.id
+        if fname not in FUNCTIONS:
+            allowed = ", ".join(FUNCTIONS)
+            raise self.fail(node, f"function {fname!r} is not allowed (allowed: {allowed})")
+        if node.keywords:
+            raise self.fail(node, f"{fname}() takes no keyword arguments")
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail(node, f"{fname}() takes no *arguments")
+        lo, hi = FUNCTIONS[fname]
+        if not lo <= len(node.args) <= hi:
+            raise self.fail(node, f"{fname}() takes {lo}..{hi} arguments, got {len(node.args)}")
+        args = [self.build(a) for a in node.args]
+        if fname == "exp":
+            return sympy.exp(args[0])
+        if fname == "log":
+            return sympy.log(args[0])
+        if fname == "sqrt":
+            return self.power(node, args[0], sympy.Rational(1, 2))
+        if fname == "abs":
+            return sympy.Abs(args[0])
+        if fname == "tanh":
+            return sympy.tanh(args[0])
+        if fname == "min":
+            return sympy.Min(*args)
+        return sympy.Max(*args)
+
+
+def _count_nodes(expr: sympy.Basic) -> int:
+    return 1 + sum(_count_nodes(a) for a in expr.args)
+
+
+def _check_defined(expr: sympy.Expr, target: str) -> None:
+    bad = (sympy.zoo, sympy.oo, -sympy.oo, sympy.nan, sympy.I)
+    if expr.has(*bad) or any(a.is_number and not a.is_real for a in sympy.preorder_traversal(expr)):
+        raise LawError(f"law for {target!r}: expression is undefined or complex (e.g. 1/0, log(0))")
+
+
+def parse_law(
+    text: str | Mapping[str, str],
+    features: Sequence[str],
+    targets: Sequence[str],
+    params: Sequence[str] | None = None,
+    max_params: int | None = None,
+    max_nodes: int = 400,
+) -> Law:
+    """Parse law text (one formula, or {target: formula}) into a Law, refusing anything unsafe."""
+    targets = tuple(targets)
+    if isinstance(text, Mapping):
+        missing = [t for t in targets if t not in text]
+        extra = [t for t in text if t not in targets]
+        if missing or extra:
+            raise LawError(f"law must give one formula per target {list(targets)}; "
+                           f"missing {missing}, unexpected {extra}")
+        texts = [text[t] for t in targets]
+    else:
+        if len(targets) != 1:
+            raise LawError(f"task has {len(targets)} targets; give a formula per target as a mapping")
+        texts = [text]
+    exprs: list[sympy.Expr] = []
+    order: list[str] = []
+    for target, formula in zip(targets, texts, strict=True):
+        if not isinstance(formula, str):
+            raise LawError(f"law for {target!r} must be text, got {type(formula).__name__}")
+        if len(formula) > MAX_TEXT_CHARS:
+            raise LawError(f"law for {target!r} is {len(formula)} characters (limit {MAX_TEXT_CHARS})")
+        formula = formula.strip()
+        if not formula:
+            raise LawError(f"law for {target!r} is empty")
+        try:
+            tree = ast.parse(formula, mode="eval")
+        except SyntaxError as err:
+            raise LawError(f"law for {target!r} is not valid syntax: {err.msg} "
+                           f"at column {err.offset}") from None
+        except (RecursionError, MemoryError, ValueError):
+            raise LawError(f"law for {target!r} is nested too deeply") from None
+        n_ast = sum(1 for _ in ast.walk(tree))
+        if n_ast > 4 * max_nodes:
+            raise LawError(f"law for {target!r} has {n_ast} syntax nodes (limit {4 * max_nodes})")
+        builder = _Builder(features, params, target)
+        try:
+            expr = builder.build(tree)
+        except RecursionError:
+            raise LawError(f"law for {target!r} is nested too deeply") from None
+        _check_defined(expr, target)
+        n_nodes = _count_nodes(expr)
+        if n_nodes > max_nodes:
+            raise LawError(f"law for {target!r} has {n_nodes} nodes (limit {max_nodes})")
+        exprs.append(expr)
+        order.extend(p for p in builder.param_order if p not in order)
+    present = set().union(*(e.free_symbols for e in exprs))
+    names = tuple(p for p in order if _sym(p) in present)
+    if max_params is not None and len(names) > max_params:
+        raise LawError(f"law has {len(names)} parameters {list(names)}; the budget is {max_params} "
+                       "per group")
+    return Law(features=tuple(features), targets=targets, params=names, exprs=tuple(exprs))
+
+
+class _LawPrinter(StrPrinter):
+    """Prints sympy back into the law language, exactly (floats keep full precision)."""
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Abs(self, expr: sympy.Abs) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Min(self, expr: sympy.Min) -> str:
+        return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Max(self, expr: sympy.Max) -> str:
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Exp1(self, expr: sympy.Basic) -> str:
+        return "exp(1)"
+
+
+def law_text(expr: sympy.Expr) -> str:
+    """The law-language text of a sympy expression; parse_law(law_text(e)) gives e back."""
+    return _LawPrinter({"full_prec": True}).doprint(expr)
+
+
+# --- compilation to a flat numpy program -------------------------------------------------------
+
+_UNARY = {
+    sympy.exp: np.exp,
+    sympy.log: np.log,
+    sympy.Abs: np.abs,
+    sympy.tanh: np.tanh,
+    sympy.sign: np.sign,
+}
+
+
+def _heaviside(v: np.ndarray) -> np.ndarray:
+    return np.heaviside(v, 0.5)
+
+
+@dataclass(frozen=True)
+class _Program:
+    """Straight-line code over slots: each step computes one distinct sub-expression once."""
+
+    steps: tuple[tuple, ...]
+    outputs: tuple[int, ...]
+
+    def run(self, columns: Sequence[np.ndarray], theta: np.ndarray, n: int) -> list[np.ndarray]:
+        slots: list = []
+        with np.errstate(all="ignore"):
+            for op, arg in self.steps:
+                if op == "x":
+                    slots.append(columns[arg])
+                elif op == "p":
+                    slots.append(theta[arg])
+                elif op == "c":
+                    slots.append(arg)
+                elif op == "add":
+                    acc = slots[arg[0]]
+                    for i in arg[1:]:
+                        acc = acc + slots[i]
+                    slots.append(acc)
+                elif op == "mul":
+                    acc = slots[arg[0]]
+                    for i in arg[1:]:
+                        acc = acc * slots[i]
+                    slots.append(acc)
+                elif op == "pow":
+                    slots.append(_power(slots[arg[0]], slots[arg[1]]))
+                elif op == "min":
+                    slots.append(_reduce(np.minimum, [slots[i] for i in arg]))
+                elif op == "max":
+                    slots.append(_reduce(np.maximum, [slots[i] for i in arg]))
+                else:  # unary function
+                    slots.append(op(slots[arg]))
+        return [np.broadcast_to(np.asarray(slots[i], dtype=float), (n,)) for i in self.outputs]
+
+
+def _reduce(fn, values: list) -> np.ndarray:
+    acc = values[0]
+    for v in values[1:]:
+        acc = fn(acc, v)
+    return acc
+
+
+def _power(base, exponent):
+    if isinstance(exponent, float):
+        if exponent == 2.0:
+            return base * base
+        if exponent == -1.0:
+            return 1.0 / base
+        if exponent == 0.5:
+            return np.sqrt(base)
+    return np.power(base, exponent)
+
+
+def _compile(exprs: Sequence[sympy.Expr], features: Sequence[str], params: Sequence[str]) -> _Program:
+    feature_index = {_sym(f): i for i, f in enumerate(features)}
+    param_index = {_sym(p): i for i, p in enumerate(params)}
+    slot_of: dict[sympy.Basic, int] = {}
+    steps: list[tuple] = []
+
+    def emit(node: sympy.Basic) -> int:
+        if node in slot_of:
+            return slot_of[node]
+        if node in feature_index:
+            step = ("x", feature_index[node])
+        elif node in param_index:
+            step = ("p", param_index[node])
+        elif node.is_number:
+            step = ("c", float(node))
+        elif isinstance(node, sympy.Add):
+            step = ("add", tuple(emit(a) for a in node.args))
+        elif isinstance(node, sympy.Mul):
+            step = ("mul", tuple(emit(a) for a in node.args))
+        elif isinstance(node, sympy.Pow):
+            step = ("pow", (emit(node.base), emit(node.exp)))
+        elif isinstance(node, sympy.Min):
+            step = ("min", tuple(emit(a) for a in node.args))
+        elif isinstance(node, sympy.Max):
+            step = ("max", tuple(emit(a) for a in node.args))
+        elif isinstance(node, sympy.Heaviside):
+            step = (_heaviside, emit(node.args[0]))
+        elif node.func in _UNARY:
+            step = (_UNARY[node.func], emit(node.args[0]))
+        else:
+            raise LawError(f"cannot compile {node.func.__name__} (internal: not in the law language)")
+        steps.append(step)
+        slot_of[node] = len(steps) - 1
+        return slot_of[node]
+
+    outputs = tuple(emit(e) for e in exprs)
+    return _Program(steps=tuple(steps), outputs=outputs)
+
+
+# --- the Law ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Law:
+    """One formula per target over the task's features, with named parameters (theta order)."""
+
+    features: tuple[str, ...]
+    targets: tuple[str, ...]
+    params: tuple[str, ...]
+    exprs: tuple[sympy.Expr, ...]
+
+    @cached_property
+    def _value_program(self) -> _Program:
+        return _compile(self.exprs, self.features, self.params)
+
+    @cached_property
+    def _jacobian_program(self) -> _Program:
+        entries = [sympy.diff(e, _sym(p)) for e in self.exprs for p in self.params]
+        return _compile(entries, self.features, self.params)
+
+    def _columns(self, X: np.ndarray) -> tuple[list[np.ndarray], int]:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != len(self.features):
+            raise ValueError(f"X must have shape (n, {len(self.features)}), got {X.shape}")
+        return [X[:, j] for j in range(X.shape[1])], X.shape[0]
+
+    def predict(self, X: np.ndarray, theta: Sequence[float]) -> np.ndarray:
+        """Predictions, shape (n, n_targets); non-finite values are left for the caller to judge."""
+        cols, n = self._columns(X)
+        theta = [float(t) for t in theta]
+        out = self._value_program.run(cols, theta, n)
+        return np.stack(out, axis=1)
+
+    def jacobian(self, X: np.ndarray, theta: Sequence[float]) -> np.ndarray:
+        """d prediction / d theta, shape (n, n_targets, n_params), from the sympy derivatives."""
+        cols, n = self._columns(X)
+        theta = [float(t) for t in theta]
+        out = self._jacobian_program.run(cols, theta, n)
+        k, m = len(self.targets), len(self.params)
+        if m == 0:
+            return np.zeros((n, k, 0))
+        return np.stack(out, axis=1).reshape(n, k, m)
+
+    def target_params(self, j: int) -> tuple[int, ...]:
+        """Indices (into params) of the parameters that target j's formula uses."""
+        free = self.exprs[j].free_symbols
+        return tuple(i for i, p in enumerate(self.params) if _sym(p) in free)
+
+    def linear_params(self, j: int) -> tuple[int, ...]:
+        """Parameters that enter target j linearly together (for variable projection)."""
+        expr = self.exprs[j]
+        chosen: list[int] = []
+        derivs: dict[int, sympy.Expr] = {}
+        for i in self.target_params(j):
+            sym = _sym(self.params[i])
+            d = sympy.diff(expr, sym)
+            candidate = [_sym(self.params[c]) for c in chosen] + [sym]
+            if d.has(*candidate) or any(derivs[c].has(sym) for c in chosen):
+                continue
+            if d.has(sympy.Heaviside, sympy.sign):
+                continue
+            chosen.append(i)
+            derivs[i] = d
+        return tuple(chosen)
+
+    @cached_property
+    def complexity(self) -> int:
+        """Node count of the sympy trees: the size measure for the Pareto front."""
+        return sum(_count_nodes(e) for e in self.exprs)
+
+    @cached_property
+    def text(self) -> str | dict[str, str]:
+        """Law-language text; parse_law(law.text, ...) reproduces this law."""
+        if len(self.targets) == 1:
+            return law_text(self.exprs[0])
+        return {t: law_text(e) for t, e in zip(self.targets, self.exprs, strict=True)}
+
+    @cached_property
+    def key(self) -> str:
+        """A canonical string, equal for laws that differ only in parameter names."""
+        syms = [_sym(p) for p in self.params]
+        placeholder, marker = sympy.Symbol("_Y", real=True), sympy.Symbol("_Z", real=True)
+
+        def signature(s: sympy.Symbol) -> str:
+            sub = {o: (marker if o == s else placeholder) for o in syms}
+            return "|".join(sympy.srepr(e.xreplace(sub)) for e in self.exprs)
+
+        ordered = sorted(syms, key=signature)
+        rename = {s: sympy.Symbol(f"_c{i}", real=True) for i, s in enumerate(ordered)}
+        return ";".join(f"{t}={sympy.srepr(e.xreplace(rename))}"
+                        for t, e in zip(self.targets, self.exprs, strict=True))
+
+    def latex(self) -> str:
+        """LaTeX for papers: features in roman type, one line per target."""
+        names = {_sym(f): r"\mathrm{" + f.replace("_", r"\_") + "}" for f in self.features}
+        for p in self.params:
+            if "_" in p and not re.match(r"^[A-Za-z]+_[A-Za-z0-9]+$", p):
+                names[_sym(p)] = r"\mathit{" + p.replace("_", r"\_") + "}"
+        lines = []
+        for t, e in zip(self.targets, self.exprs, strict=True):
+            target = r"\mathrm{" + t.replace("_", r"\_") + "}"
+            lines.append(f"{target} = {sympy.latex(e, symbol_names=names)}")
+        if len(lines) == 1:
+            return lines[0]
+        return r"\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines) \
+            + r"\end{aligned}"
+
+    def positive_features(self) -> set[str]:
+        """Features that appear directly under a log or as the base of a non-integer power."""
+        found: set[str] = set()
+        feats = {_sym(f): f for f in self.features}
+        for e in self.exprs:
+            for node in sympy.preorder_traversal(e):
+                if isinstance(node, sympy.log) and node.args[0] in feats:
+                    found.add(feats[node.args[0]])
+                if isinstance(node, sympy.Pow) and node.base in feats and not node.exp.is_integer:
+                    found.add(feats[node.base])
+        return found

@@ -37,8 +37,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
     root = resolve_data_root(args.data_dir)
     rows = {r.task: r for r in check_data_root(root, strict=False)}
-    print(f"{'task':32} {'features':>8} {'targets':>7} {'budget':>6} {'train':>6} {'test':>5} "
-          f"{'groups':>6}")
+    print(
+        f"{'task':32} {'features':>8} {'targets':>7} {'budget':>6} {'train':>6} {'test':>5} "
+        f"{'groups':>6}"
+    )
     for name in list_tasks():
         task = load_task(name)
         info = rows.get(name)
@@ -46,8 +48,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         test = str(info.test_rows) if info and info.ok else "?"
         groups = str(info.groups) if info and info.ok else "?"
         budget = str(task.param_budget) if task.param_budget else "none"
-        print(f"{name:32} {len(task.features):>8} {len(task.targets):>7} {budget:>6} {train:>6} "
-              f"{test:>5} {groups:>6}")
+        print(
+            f"{name:32} {len(task.features):>8} {len(task.targets):>7} {budget:>6} {train:>6} "
+            f"{test:>5} {groups:>6}"
+        )
     return 0
 
 
@@ -58,8 +62,10 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     bad = 0
     for r in check_data_root(root, strict=False):
         if r.ok:
-            print(f"ok    {r.task:32} train {r.train_rows:5d}  test {r.test_rows:4d}  "
-                  f"groups {r.groups}")
+            print(
+                f"ok    {r.task:32} train {r.train_rows:5d}  test {r.test_rows:4d}  "
+                f"groups {r.groups}"
+            )
         else:
             bad += 1
             print(f"error {r.task:32} {r.error}")
@@ -91,8 +97,11 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         b = baseline(task, root, seed=args.seed)
         results.append(b)
         if not args.json:
-            print(f"{b.task:32} {_fmt(b.published_r2, 3):>9} {_fmt(b.constants_r2):>9} "
-                  f"{_fmt(b.refit_r2):>9} {b.fit_seconds:7.2f}", flush=True)
+            print(
+                f"{b.task:32} {_fmt(b.published_r2, 3):>9} {_fmt(b.constants_r2):>9} "
+                f"{_fmt(b.refit_r2):>9} {b.fit_seconds:7.2f}",
+                flush=True,
+            )
     if args.json:
         out = []
         for b in results:
@@ -115,13 +124,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         try:
             text = json.loads(args.law)
         except json.JSONDecodeError:
-            raise LawError(f"task {task.name} has {len(task.targets)} targets: give --law as a "
-                           "JSON object {target: formula}") from None
+            raise LawError(
+                f"task {task.name} has {len(task.targets)} targets: give --law as a "
+                "JSON object {target: formula}"
+            ) from None
     recipe = FitRecipe(loss=args.loss, log_target=args.log_target, seed=args.seed)
     val, test = evaluate_text(task, root, text, recipe)
     if args.json:
-        print(json.dumps({"task": task.name, "law": text, "validation_r2": _json_number(val),
-                          "test_r2": _json_number(test)}))
+        print(
+            json.dumps(
+                {
+                    "task": task.name,
+                    "law": text,
+                    "validation_r2": _json_number(val),
+                    "test_r2": _json_number(test),
+                }
+            )
+        )
     else:
         print(f"validation R² {_fmt(val)}   test R² {_fmt(test)}")
     return 0
@@ -155,8 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="fit your law on train; print validation and test R²")
     p.add_argument("task")
-    p.add_argument("--law", required=True,
-                   help="formula in the law language (JSON {target: formula} for several targets)")
+    p.add_argument(
+        "--law",
+        required=True,
+        help="formula in the law language (JSON {target: formula} for several targets)",
+    )
     p.add_argument("--loss", default="linear", choices=["linear", "huber", "soft_l1"])
     p.add_argument("--log-target", action="store_true", help="fit in log space of the target")
     p.add_argument("--seed", type=int, default=0)

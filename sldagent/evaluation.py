@@ -32,8 +32,9 @@ def human_law(task: Task) -> Law:
     """The task's human-designed law, parsed with its declared parameters and the budget."""
     h = task.human
     try:
-        return parse_law(h.formula, task.features, task.targets, params=h.params,
-                         max_params=task.param_budget)
+        return parse_law(
+            h.formula, task.features, task.targets, params=h.params, max_params=task.param_budget
+        )
     except LawError as err:
         raise LawError(f"task {task.name}: human law: {err}") from None
 
@@ -44,7 +45,7 @@ def human_recipe(task: Task, seed: int = 0) -> FitRecipe:
 
 
 def fit_and_score(law: Law, recipe: FitRecipe, fit_rows: Dataset, score_rows: Dataset) -> Scored:
-    """Fit per group on fit_rows, score pooled R² on score_rows (groups absent from the fit -> inf)."""
+    """Fit per group on fit_rows; pooled R² on score_rows (a group with no fit scores -inf)."""
     start = time.perf_counter()
     fits = fit_groups(law, fit_rows.groups(), recipe)
     seconds = time.perf_counter() - start
@@ -82,9 +83,14 @@ class Baseline:
     law: str | dict
 
     def to_dict(self) -> dict:
-        return {"task": self.task, "published_r2": self.published_r2,
-                "constants_r2": self.constants_r2, "refit_r2": self.refit_r2,
-                "fit_seconds": self.fit_seconds, "law": self.law}
+        return {
+            "task": self.task,
+            "published_r2": self.published_r2,
+            "constants_r2": self.constants_r2,
+            "refit_r2": self.refit_r2,
+            "fit_seconds": self.fit_seconds,
+            "law": self.law,
+        }
 
 
 def baseline(task: Task, root: Path, seed: int = 0) -> Baseline:
@@ -92,13 +98,20 @@ def baseline(task: Task, root: Path, seed: int = 0) -> Baseline:
     train, test = load_train(task, root), load_test(task, root)
     law = human_law(task)
     scored = fit_and_score(law, human_recipe(task, seed), train, test)
-    return Baseline(task=task.name, published_r2=task.human.published_r2,
-                    constants_r2=score_constants(task, test), refit_r2=scored.r2,
-                    fit_seconds=scored.fit_seconds, law=law.text)
+    return Baseline(
+        task=task.name,
+        published_r2=task.human.published_r2,
+        constants_r2=score_constants(task, test),
+        refit_r2=scored.r2,
+        fit_seconds=scored.fit_seconds,
+        law=law.text,
+    )
 
 
-def evaluate_text(task: Task, root: Path, text: str | dict, recipe: FitRecipe) -> tuple[float, float]:
-    """(validation R², test R²) of a user's law: fit on fit rows -> validation; all train -> test."""
+def evaluate_text(
+    task: Task, root: Path, text: str | dict, recipe: FitRecipe
+) -> tuple[float, float]:
+    """(validation R², test R²) of a user's law: fit rows -> validation; all train -> test."""
     law = parse_law(text, task.features, task.targets, max_params=task.param_budget)
     train = load_train(task, root)
     fit_rows, val_rows = split_validation(train)

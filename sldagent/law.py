@@ -78,7 +78,9 @@ class _Builder:
         if isinstance(node, ast.Subscript):
             raise self.fail(node, "indexing ('[...]') is not allowed")
         if isinstance(node, ast.BinOp):
-            raise self.fail(node, f"operator {type(node.op).__name__} is not allowed; use + - * / **")
+            raise self.fail(
+                node, f"operator {type(node.op).__name__} is not allowed; use + - * / **"
+            )
         return self.fail_unknown(node)
 
     def fail_unknown(self, node: ast.AST) -> sympy.Expr:
@@ -131,7 +133,9 @@ class _Builder:
         if exponent.is_number:
             value = float(exponent)
             if not math.isfinite(value) or abs(value) > MAX_CONST_EXPONENT:
-                raise self.fail(node, f"exponent {value:g} is too large (limit ±{MAX_CONST_EXPONENT:g})")
+                raise self.fail(
+                    node, f"exponent {value:g} is too large (limit ±{MAX_CONST_EXPONENT:g})"
+                )
             if base.is_number:
                 try:
                     result = float(base) ** value
@@ -200,12 +204,16 @@ def parse_law(
         missing = [t for t in targets if t not in text]
         extra = [t for t in text if t not in targets]
         if missing or extra:
-            raise LawError(f"law must give one formula per target {list(targets)}; "
-                           f"missing {missing}, unexpected {extra}")
+            raise LawError(
+                f"law must give one formula per target {list(targets)}; "
+                f"missing {missing}, unexpected {extra}"
+            )
         texts = [text[t] for t in targets]
     else:
         if len(targets) != 1:
-            raise LawError(f"task has {len(targets)} targets; give a formula per target as a mapping")
+            raise LawError(
+                f"task has {len(targets)} targets; give a formula per target as a mapping"
+            )
         texts = [text]
     exprs: list[sympy.Expr] = []
     order: list[str] = []
@@ -213,15 +221,18 @@ def parse_law(
         if not isinstance(formula, str):
             raise LawError(f"law for {target!r} must be text, got {type(formula).__name__}")
         if len(formula) > MAX_TEXT_CHARS:
-            raise LawError(f"law for {target!r} is {len(formula)} characters (limit {MAX_TEXT_CHARS})")
+            raise LawError(
+                f"law for {target!r} is {len(formula)} characters (limit {MAX_TEXT_CHARS})"
+            )
         formula = formula.strip()
         if not formula:
             raise LawError(f"law for {target!r} is empty")
         try:
             tree = ast.parse(formula, mode="eval")
         except SyntaxError as err:
-            raise LawError(f"law for {target!r} is not valid syntax: {err.msg} "
-                           f"at column {err.offset}") from None
+            raise LawError(
+                f"law for {target!r} is not valid syntax: {err.msg} at column {err.offset}"
+            ) from None
         except (RecursionError, MemoryError, ValueError):
             raise LawError(f"law for {target!r} is nested too deeply") from None
         n_ast = sum(1 for _ in ast.walk(tree))
@@ -241,8 +252,9 @@ def parse_law(
     present = set().union(*(e.free_symbols for e in exprs))
     names = tuple(p for p in order if _sym(p) in present)
     if max_params is not None and len(names) > max_params:
-        raise LawError(f"law has {len(names)} parameters {list(names)}; the budget is {max_params} "
-                       "per group")
+        raise LawError(
+            f"law has {len(names)} parameters {list(names)}; the budget is {max_params} per group"
+        )
     return Law(features=tuple(features), targets=targets, params=names, exprs=tuple(exprs))
 
 
@@ -292,7 +304,7 @@ class _Program:
     steps: tuple[tuple, ...]
     outputs: tuple[int, ...]
 
-    def run(self, columns: Sequence[np.ndarray], theta: np.ndarray, n: int) -> list[np.ndarray]:
+    def run(self, columns: Sequence[np.ndarray], theta: Sequence[float], n: int) -> np.ndarray:
         slots: list = []
         with np.errstate(all="ignore"):
             for op, arg in self.steps:
@@ -320,7 +332,10 @@ class _Program:
                     slots.append(_reduce(np.maximum, [slots[i] for i in arg]))
                 else:  # unary function
                     slots.append(op(slots[arg]))
-        return [np.broadcast_to(np.asarray(slots[i], dtype=float), (n,)) for i in self.outputs]
+        out = np.empty((n, len(self.outputs)))
+        for j, i in enumerate(self.outputs):
+            out[:, j] = slots[i]
+        return out
 
 
 def _reduce(fn, values: list) -> np.ndarray:
@@ -341,7 +356,9 @@ def _power(base, exponent):
     return np.power(base, exponent)
 
 
-def _compile(exprs: Sequence[sympy.Expr], features: Sequence[str], params: Sequence[str]) -> _Program:
+def _compile(
+    exprs: Sequence[sympy.Expr], features: Sequence[str], params: Sequence[str]
+) -> _Program:
     feature_index = {_sym(f): i for i, f in enumerate(features)}
     param_index = {_sym(p): i for i, p in enumerate(params)}
     slot_of: dict[sympy.Basic, int] = {}
@@ -371,7 +388,9 @@ def _compile(exprs: Sequence[sympy.Expr], features: Sequence[str], params: Seque
         elif node.func in _UNARY:
             step = (_UNARY[node.func], emit(node.args[0]))
         else:
-            raise LawError(f"cannot compile {node.func.__name__} (internal: not in the law language)")
+            raise LawError(
+                f"cannot compile {node.func.__name__} (internal: not in the law language)"
+            )
         steps.append(step)
         slot_of[node] = len(steps) - 1
         return slot_of[node]
@@ -397,9 +416,8 @@ class Law:
         return _compile(self.exprs, self.features, self.params)
 
     @cached_property
-    def _jacobian_program(self) -> _Program:
-        entries = [sympy.diff(e, _sym(p)) for e in self.exprs for p in self.params]
-        return _compile(entries, self.features, self.params)
+    def _jacobian_programs(self) -> dict[tuple[int, ...], _Program]:
+        return {}  # one compiled program per requested set of parameter columns
 
     def _columns(self, X: np.ndarray) -> tuple[list[np.ndarray], int]:
         X = np.asarray(X, dtype=float)
@@ -410,19 +428,35 @@ class Law:
     def predict(self, X: np.ndarray, theta: Sequence[float]) -> np.ndarray:
         """Predictions, shape (n, n_targets); non-finite values are left for the caller to judge."""
         cols, n = self._columns(X)
-        theta = [float(t) for t in theta]
-        out = self._value_program.run(cols, theta, n)
-        return np.stack(out, axis=1)
+        return self._value_program.run(cols, [float(t) for t in theta], n)
 
-    def jacobian(self, X: np.ndarray, theta: Sequence[float]) -> np.ndarray:
-        """d prediction / d theta, shape (n, n_targets, n_params), from the sympy derivatives."""
+    def jacobian(
+        self, X: np.ndarray, theta: Sequence[float], columns: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """d prediction / d theta, shape (n, n_targets, n_columns), from the sympy derivatives;
+        `columns` picks some parameters (default: all)."""
         cols, n = self._columns(X)
-        theta = [float(t) for t in theta]
-        out = self._jacobian_program.run(cols, theta, n)
-        k, m = len(self.targets), len(self.params)
-        if m == 0:
+        which = tuple(range(len(self.params))) if columns is None else tuple(columns)
+        program = self._jacobian_programs.get(which)
+        if program is None:
+            entries = [sympy.diff(e, _sym(self.params[i])) for e in self.exprs for i in which]
+            program = _compile(entries, self.features, self.params)
+            self._jacobian_programs[which] = program
+        k = len(self.targets)
+        if not which:
             return np.zeros((n, k, 0))
-        return np.stack(out, axis=1).reshape(n, k, m)
+        return program.run(cols, [float(t) for t in theta], n).reshape(n, k, len(which))
+
+    def restrict(self, targets: Sequence[int]) -> tuple[Law, tuple[int, ...]]:
+        """The sub-law of some targets, and the indices (into params) of the parameters it keeps."""
+        keep = sorted({i for j in targets for i in self.target_params(j)})
+        sub = Law(
+            features=self.features,
+            targets=tuple(self.targets[j] for j in targets),
+            params=tuple(self.params[i] for i in keep),
+            exprs=tuple(self.exprs[j] for j in targets),
+        )
+        return sub, tuple(keep)
 
     def target_params(self, j: int) -> tuple[int, ...]:
         """Indices (into params) of the parameters that target j's formula uses."""
@@ -470,8 +504,10 @@ class Law:
 
         ordered = sorted(syms, key=signature)
         rename = {s: sympy.Symbol(f"_c{i}", real=True) for i, s in enumerate(ordered)}
-        return ";".join(f"{t}={sympy.srepr(e.xreplace(rename))}"
-                        for t, e in zip(self.targets, self.exprs, strict=True))
+        return ";".join(
+            f"{t}={sympy.srepr(e.xreplace(rename))}"
+            for t, e in zip(self.targets, self.exprs, strict=True)
+        )
 
     def latex(self) -> str:
         """LaTeX for papers: features in roman type, one line per target."""
@@ -485,8 +521,11 @@ class Law:
             lines.append(f"{target} = {sympy.latex(e, symbol_names=names)}")
         if len(lines) == 1:
             return lines[0]
-        return r"\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines) \
+        return (
+            r"\begin{aligned}"
+            + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines)
             + r"\end{aligned}"
+        )
 
     def positive_features(self) -> set[str]:
         """Features that appear directly under a log or as the base of a non-integer power."""

@@ -40,8 +40,13 @@ class FitRecipe:
     def to_dict(self) -> dict:
         """JSON-ready form (for run logs)."""
         return {
-            "loss": self.loss, "f_scale": self.f_scale, "log_target": self.log_target,
-            "n_starts": self.n_starts, "n_local": self.n_local, "n_polish": self.n_polish, "seed": self.seed,
+            "loss": self.loss,
+            "f_scale": self.f_scale,
+            "log_target": self.log_target,
+            "n_starts": self.n_starts,
+            "n_local": self.n_local,
+            "n_polish": self.n_polish,
+            "seed": self.seed,
             "time_limit": self.time_limit,
             "bounds": {k: list(v) for k, v in self.bounds.items()},
             "init": {k: list(v) for k, v in self.init.items()},

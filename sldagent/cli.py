@@ -1,4 +1,4 @@
-"""The command line: `sldagent tasks | data | baseline | evaluate`."""
+"""The command line: `sldagent tasks | data | baseline | evaluate | discover | export`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
     root = resolve_data_root(args.data_dir)
     bad = 0
-    for r in check_data_root(root, strict=False):
+    for r in check_data_root(root, tasks=args.tasks or None, strict=False):
         if r.ok:
             print(
                 f"ok    {r.task:32} train {r.train_rows:5d}  test {r.test_rows:4d}  "
@@ -146,6 +147,149 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_dir(args: argparse.Namespace, task_name: str) -> Path:
+    if args.run_dir:
+        return Path(args.run_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / task_name / f"{stamp}-seed{args.seed}"
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sldagent.evaluation import score_best
+    from sldagent.search.fitness import SelectionConfig
+    from sldagent.search.loop import Search, SearchConfig
+    from sldagent.task import load_train
+
+    root = resolve_data_root(args.data_dir)
+    if args.resume:
+        run_dir = Path(args.resume)
+        cfg_path = run_dir / "config.json"
+        if not cfg_path.exists():
+            raise ValueError(
+                f"{cfg_path} not found: --resume takes a run directory made by `sldagent discover`"
+            )
+        saved = json.loads(cfg_path.read_text())
+        task = load_task(saved["task"])
+        config = SearchConfig.from_dict(saved["search"])
+    else:
+        if not args.task:
+            raise ValueError("name a TASK (see `sldagent tasks`) or give --resume RUN_DIR")
+        task = load_task(args.task)
+        run_dir = _run_dir(args, task.name)
+        config = SearchConfig(
+            budget=args.budget,
+            seed=args.seed,
+            seed_human=args.seed_human,
+            selection=SelectionConfig(),
+        )
+    train = load_train(task, root)
+    jobs = args.jobs if args.jobs else -1
+    bar = tqdm(
+        total=config.budget,
+        desc=task.name,
+        unit="cand",
+        file=sys.stderr,
+        disable=args.quiet,
+        dynamic_ncols=True,
+    )
+
+    def progress(p) -> None:
+        bar.update(p.done - bar.n)
+        bar.set_postfix_str(f"best val R² {_fmt(p.best_validation_r2)}", refresh=False)
+
+    search = Search(task, train, config, run_dir)
+    try:
+        result = search.run(
+            jobs=jobs, backend=args.backend, time_limit=args.time_limit, progress=progress
+        )
+    finally:
+        bar.close()
+    best = result.best
+    test_r2 = score_best(best, task, root)
+    human = task.human.published_r2 if task.human else None
+    label = " (human law seeded)" if config.seed_human else ""
+    print(f"task        {task.name}{label}")
+    print(f"law         {best['law']}")
+    print(f"latex       {best['latex']}")
+    print(f"params      {best['n_params']} per group (budget {task.param_budget or 'none'})")
+    print(f"validation  R² {_fmt(best['validation_r2'])}")
+    print(f"test        R² {_fmt(test_r2)}   (human law, published: {_fmt(human, 3)})")
+    print(f"run         {run_dir}  ({result.candidates} candidates, {result.seconds:.0f}s)")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "task": task.name,
+                    "law": best["law"],
+                    "n_params": best["n_params"],
+                    "validation_r2": _json_number(best["validation_r2"]),
+                    "test_r2": _json_number(test_r2),
+                    "human_published_r2": human,
+                    "run_dir": str(run_dir),
+                    "candidates": result.candidates,
+                    "seconds": round(result.seconds, 2),
+                    "seed_human": config.seed_human,
+                }
+            )
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sldagent.export import export
+
+    run_dir = Path(args.run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise ValueError(f"{cfg_path} not found: give a run directory made by `sldagent discover`")
+    saved = json.loads(cfg_path.read_text())
+    text = export(run_dir, args.format, saved["features"], saved["targets"])
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from sldagent.fitters import FitRecipe
+    from sldagent.law import parse_law
+    from sldagent.search.rehearsal import rehearse, spread_sample
+    from sldagent.search.runlog import RunLog
+    from sldagent.task import load_train
+
+    run_dir = Path(args.run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise ValueError(f"{cfg_path} not found: give a run directory made by `sldagent discover`")
+    task = load_task(json.loads(cfg_path.read_text())["task"])
+    train = load_train(task, resolve_data_root(args.data_dir))
+    picked = spread_sample(RunLog(run_dir / "candidates.jsonl").read(), args.laws)
+    laws = [
+        (parse_law(r["law"], task.features, task.targets), FitRecipe.from_dict(r["recipe"]))
+        for r in picked
+    ]
+    res = rehearse(laws, train)
+    out = {
+        "task": task.name,
+        "laws": res.n_laws,
+        "spearman_multi_fold": _json_number(res.spearman_multi_fold),
+        "spearman_single_fold": _json_number(res.spearman_single_fold),
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(
+            f"{task.name}: {res.n_laws} laws; Spearman rho of inner-fold fitness vs outer-fold "
+            f"error: multi-fold {_fmt(res.spearman_multi_fold, 3)}, single slice "
+            f"{_fmt(res.spearman_single_fold, 3)}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sldagent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="check or download the benchmark data")
     dsub = p.add_subparsers(dest="data_command", required=True)
     q = dsub.add_parser("check", help="validate every task's files under the data root")
+    q.add_argument(
+        "tasks", nargs="*", metavar="TASK", help="task names or .toml paths (default: all)"
+    )
     _add_data_dir(q)
     q.set_defaults(func=cmd_data_check)
     q = dsub.add_parser("pull", help="download SLDBench from the Hugging Face Hub (needs internet)")
@@ -185,6 +332,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_data_dir(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("discover", help="search for a law that extrapolates (no LLM needed)")
+    p.add_argument("task", nargs="?", help="task name (see `sldagent tasks`)")
+    p.add_argument("--budget", type=int, default=300, help="candidates to evaluate (default 300)")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="stop after this many seconds (a run cut by time is not reproducible)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=0, help="parallel workers (default: all cores)")
+    p.add_argument("--backend", default="loky", help="joblib backend (default loky)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its log")
+    p.add_argument("--run-dir", help="where to write the run (default runs/TASK/TIME-seedS)")
+    p.add_argument(
+        "--seed-human",
+        action="store_true",
+        help="add the task's human law to the initial population (labelled as such)",
+    )
+    p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_discover)
+
+    p = sub.add_parser(
+        "rehearse",
+        help="measure how well the fitness predicts extrapolation "
+        "(nested folds inside train; no test rows)",
+    )
+    p.add_argument("run_dir", help="a discover run whose candidates form the population")
+    p.add_argument("--laws", type=int, default=40, help="laws sampled across the ranking")
+    p.add_argument("--json", action="store_true")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_rehearse)
+
+    p = sub.add_parser("export", help="write a run's best law as LaTeX, JSON, sympy or Python")
+    p.add_argument("run_dir")
+    p.add_argument("--format", required=True, choices=["latex", "json", "python", "sympy"])
+    p.add_argument("--out", help="file to write (default: stdout)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

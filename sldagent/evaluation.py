@@ -53,22 +53,24 @@ def fit_and_score(law: Law, recipe: FitRecipe, fit_rows: Dataset, score_rows: Da
     return Scored(law=law, fits=fits, r2=r2(y_true, y_pred), fit_seconds=seconds)
 
 
-def score_constants(task: Task, test: Dataset) -> float | None:
-    """Test R² of the human law with its published constants (None if none are published)."""
-    constants = task.human.constants
-    if not constants:
-        return None
-    law = human_law(task)
+def score_with_constants(law: Law, constants: dict[str, dict[str, float]], rows: Dataset) -> float:
+    """Pooled R² of a law with given per-group constants (a group without constants -> -inf)."""
     trues, preds = [], []
-    for group, X, y in test.groups():
+    for group, X, y in rows.groups():
         values = constants.get(group)
         trues.append(y)
         if values is None:
             preds.append(np.full_like(y, np.nan))
-            continue
-        theta = np.array([values[p] for p in law.params], dtype=float)
-        preds.append(law.predict(X, theta))
+        else:
+            preds.append(law.predict(X, np.array([values[p] for p in law.params], dtype=float)))
     return r2(np.concatenate(trues), np.concatenate(preds))
+
+
+def score_constants(task: Task, test: Dataset) -> float | None:
+    """Test R² of the human law with its published constants (None if none are published)."""
+    if not task.human.constants:
+        return None
+    return score_with_constants(human_law(task), task.human.constants, test)
 
 
 @dataclass(frozen=True)
@@ -118,3 +120,9 @@ def evaluate_text(
     val = fit_and_score(law, recipe, fit_rows, val_rows).r2
     test = fit_and_score(law, recipe, train, load_test(task, root)).r2
     return val, test
+
+
+def score_best(best: dict, task: Task, root: Path) -> float:
+    """Test R² of a run's best law with its per-group constants (refit on all train rows)."""
+    law = parse_law(best["law"], task.features, task.targets)
+    return score_with_constants(law, best["params"], load_test(task, root))

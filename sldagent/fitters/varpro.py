@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import sympy
 from scipy.optimize import least_squares, lsq_linear
 from scipy.stats import qmc
 from threadpoolctl import threadpool_limits
@@ -229,10 +230,10 @@ def _polish(prob: _Problem, theta: np.ndarray) -> tuple[float, np.ndarray]:
         x_scale="jac",
         loss=prob.recipe.loss,
         f_scale=prob.recipe.f_scale,
-        max_nfev=200 * (len(idx) + 1),
-        xtol=1e-12,
-        ftol=1e-12,
-        gtol=1e-12,
+        max_nfev=50 * (len(idx) + 1),
+        xtol=1e-10,
+        ftol=1e-10,
+        gtol=1e-10,
     )
     return float(res.cost), full(res.x)
 
@@ -259,6 +260,8 @@ def _solve(prob: _Problem, theta: np.ndarray) -> tuple[float, np.ndarray, int]:
     nl = [i for i in prob.params if i not in lin]
     candidates: list[tuple[float, np.ndarray]] = []
     evals = 0
+    if not prob.params:  # nothing to fit (a law without parameters, or all of them pinned)
+        return _objective(prob, theta), theta, 1
     if not nl:
         t = _solve_linear(prob, theta)
         candidates.append((float(np.sum(_plain_residual(prob, t) ** 2)), t))
@@ -336,23 +339,84 @@ def fit(law: Law, X: np.ndarray, y: np.ndarray, recipe: FitRecipe | None = None)
     that fails, produces non-finite values, or runs past the time limit comes back ok=False."""
     # Multithreaded BLAS on these tall, skinny matrices is 100x slower than one thread (measured
     # here: SVD of 1730x7 takes 31 ms vs 0.13 ms), so fits always run single-threaded.
-    with threadpool_limits(limits=1, user_api="blas"):
+    # Overflow and invalid values are expected while exploring (they are scored as bad
+    # residuals), so numpy's warnings are silenced: under -W error they would raise.
+    with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"):
         return _fit(law, X, y, recipe or FitRecipe())
+
+
+def _mid(recipe: FitRecipe, name: str) -> float:
+    """Middle of a parameter's initial range (geometric if drawn log-uniformly)."""
+    lo, hi, log = _init_range(recipe, name)
+    return math.sqrt(lo * hi) if log else 0.5 * (lo + hi)
+
+
+def _pin(law: Law, recipe: FitRecipe) -> tuple[Law, list[int], dict[int, float]]:
+    """Parameters whose bounds pin them (low == high) are substituted by their value, since
+    the optimisers need low < high. Returns (law over the free parameters, their indices in
+    law.params, {index: pinned value})."""
+    pinned: dict[int, float] = {}
+    for i, name in enumerate(law.params):
+        lo, hi = recipe.bounds.get(name, (-math.inf, math.inf))
+        if lo == hi:
+            pinned[i] = float(lo)
+    if not pinned:
+        return law, list(range(len(law.params))), pinned
+    values = {law.params[i]: v for i, v in pinned.items()}
+    subs = {
+        s: sympy.Float(values[s.name])
+        for e in law.exprs
+        for s in e.free_symbols
+        if s.name in values
+    }
+    free = [i for i in range(len(law.params)) if i not in pinned]
+    sub = Law(
+        features=law.features,
+        targets=law.targets,
+        params=tuple(law.params[i] for i in free),
+        exprs=tuple(e.xreplace(subs) for e in law.exprs),
+    )
+    return sub, free, pinned
 
 
 def _fit(law: Law, X: np.ndarray, y: np.ndarray, recipe: FitRecipe) -> FitResult:
     start = time.monotonic()
     X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float).reshape(len(X), -1)
+    y = np.asarray(y, dtype=float)
+    y = y.reshape(-1, 1) if y.ndim == 1 else y
+    if y.shape != (len(X), len(law.targets)):
+        raise ValueError(
+            f"y has shape {y.shape}; expected ({len(X)}, {len(law.targets)}) for X's rows and "
+            f"the law's targets"
+        )
+    full_law = law
+    law, free, pinned = _pin(law, recipe)
+    bad = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
+    if pinned and any(e.has(*bad) for e in law.exprs):
+        return FitResult(
+            False,
+            None,
+            math.inf,
+            "the pinned parameters (low == high) make the law undefined",
+            time.monotonic() - start,
+            0,
+        )
     m = len(law.params)
-    if y.shape[1] != len(law.targets):
-        raise ValueError(f"y has {y.shape[1]} target columns, the law has {len(law.targets)}")
-    if y.size < m:
+    if len(y) == 0 or y.size < m:
         return FitResult(
             False,
             None,
             math.inf,
             f"{len(y)} rows cannot fix {m} parameters",
+            time.monotonic() - start,
+            0,
+        )
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        return FitResult(
+            False,
+            None,
+            math.inf,
+            "the rows hold non-finite values (NaN or inf)",
             time.monotonic() - start,
             0,
         )
@@ -365,15 +429,12 @@ def _fit(law: Law, X: np.ndarray, y: np.ndarray, recipe: FitRecipe) -> FitResult
             time.monotonic() - start,
             0,
         )
-    theta = np.zeros(m)
+    theta = np.array([_mid(recipe, name) for name in law.params])  # unfitted ones stay here
     deadline = start + recipe.time_limit
     total, evals = 0.0, 0
     try:
         for prob, keep in _problems(law, X, y, recipe, deadline):
-            t0 = np.zeros(len(keep))
-            for i, name in enumerate(prob.law.params):  # unfitted parameters start mid-range
-                lo, hi, log = _init_range(recipe, name)
-                t0[i] = math.sqrt(lo * hi) if log else 0.5 * (lo + hi)
+            t0 = np.array([_mid(recipe, name) for name in prob.law.params])
             obj, t, n = _solve(prob, t0)
             theta[list(keep)] = t
             evals += n
@@ -396,7 +457,12 @@ def _fit(law: Law, X: np.ndarray, y: np.ndarray, recipe: FitRecipe) -> FitResult
             time.monotonic() - start,
             evals,
         )
-    pred = law.predict(X, theta)
+    if pinned:
+        full = np.empty(len(full_law.params))
+        full[free] = theta
+        full[list(pinned)] = list(pinned.values())
+        theta = full
+    pred = full_law.predict(X, theta)
     if not np.all(np.isfinite(pred)):
         return FitResult(
             False,

@@ -1,0 +1,386 @@
+"""The discovery loop: propose -> parse -> de-duplicate -> fit on folds -> score -> insert.
+
+Deterministic by construction: generation g's proposals come from a generator seeded with
+(seed, g, slot) and the population state after generation g-1; evaluation runs in parallel
+(joblib) but results are inserted in proposal order. Every evaluated candidate is appended to
+candidates.jsonl as it completes; resuming replays the log instead of re-evaluating.
+The search sees training rows only (DESIGN invariant 1): it never imports the evaluation module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from sldagent import __version__
+from sldagent.fitters import FitRecipe, fit_groups
+from sldagent.law import Law, LawError, parse_law
+from sldagent.search.fitness import Evaluation, SelectionConfig, evaluate
+from sldagent.search.folds import Fold, rehearsal_folds
+from sldagent.search.population import Entry, Population, cell_of
+from sldagent.search.runlog import RunLog
+from sldagent.search.symbolic import SymbolicProposer
+from sldagent.task import Dataset, Task
+
+TIMING_FIELDS = ("seconds",)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that determines a search's result (jobs and backend do not)."""
+
+    budget: int = 300  # candidates evaluated
+    seed: int = 0
+    islands: int = 4
+    batch: int = 16
+    migrate_every: int = 4
+    crossover_rate: float = 0.25
+    seed_human: bool = False
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SearchConfig:
+        d = dict(d)
+        d["selection"] = SelectionConfig(**d.get("selection", {}))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress display needs after each candidate."""
+
+    done: int
+    budget: int
+    best_validation_r2: float
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The chosen law refit on all training rows, plus where the run lives."""
+
+    run_dir: Path
+    best: dict
+    candidates: int
+    seconds: float
+
+
+def _job(
+    law: Law,
+    recipe: FitRecipe,
+    folds: list[Fold],
+    target_var: np.ndarray,
+    selection: SelectionConfig,
+) -> Evaluation:
+    return evaluate(law, recipe, folds, target_var, selection)
+
+
+class _Proposal:
+    __slots__ = (
+        "index",
+        "island",
+        "genome",
+        "text",
+        "recipe",
+        "law",
+        "operator",
+        "parents",
+        "proposer",
+    )
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+
+class Search:
+    """One discovery run over one task's training rows."""
+
+    def __init__(self, task: Task, train: Dataset, config: SearchConfig, run_dir: Path):
+        if train.split != "train":
+            raise ValueError("the search takes training rows only")
+        self.task, self.train, self.config = task, train, config
+        self.run_dir = Path(run_dir)
+        self.folds = rehearsal_folds(train, config.selection.folds)
+        y = train.y
+        self.target_var = np.where(y.var(axis=0) > 0, y.var(axis=0), 1.0)
+        self.proposer = SymbolicProposer(train)
+        self.population = Population(config.islands)
+        self.seen: set[str] = set()
+        self.log = RunLog(self.run_dir / "candidates.jsonl")
+
+    # -- proposals -------------------------------------------------------------------------------
+    def _parse(self, text, recipe) -> Law | None:
+        try:
+            return parse_law(
+                text, self.task.features, self.task.targets, max_params=self.task.param_budget
+            )
+        except LawError:
+            return None
+
+    def _initial(self) -> list[_Proposal]:
+        out = []
+        if self.config.seed_human and self.task.human is not None:
+            h = self.task.human
+            recipe = FitRecipe(bounds=dict(h.bounds), init=dict(h.init), seed=self.config.seed)
+            law = self._parse(h.formula, recipe)
+            if law is not None:
+                out.append(
+                    _Proposal(
+                        index=0,
+                        island=0,
+                        genome=None,
+                        text=h.formula,
+                        recipe=recipe,
+                        law=law,
+                        operator="human",
+                        parents=(),
+                        proposer="human",
+                    )
+                )
+        for g in self.proposer.initial():
+            text, recipe = self.proposer.render(g, self.config.seed)
+            law = self._parse(text, recipe)
+            if law is None or law.key in self.seen or any(p.law.key == law.key for p in out):
+                continue
+            out.append(
+                _Proposal(
+                    index=len(out),
+                    island=len(out) % self.config.islands,
+                    genome=g,
+                    text=text,
+                    recipe=recipe,
+                    law=law,
+                    operator="initial",
+                    parents=(),
+                    proposer="symbolic",
+                )
+            )
+        return out
+
+    def _propose(self, generation: int, size: int) -> list[_Proposal]:
+        out: list[_Proposal] = []
+        batch_keys: set[str] = set()
+        for slot in range(size):
+            island = slot % self.config.islands
+            rng = np.random.default_rng([self.config.seed, generation, slot])
+            for _attempt in range(12):
+                parents = self.population.parents(island, rng, k=2)
+                parents = [p for p in parents if p.genome is not None]
+                if not parents:
+                    best = self.population.best()
+                    parents = [best] if best is not None and best.genome is not None else []
+                if not parents:
+                    g, op, pids = self.proposer.initial()[0], "initial", ()
+                elif len(parents) == 2 and rng.random() < self.config.crossover_rate:
+                    g = self.proposer.crossover(parents[0].genome, parents[1].genome, rng)
+                    g = self.proposer.mutate(g, rng) if rng.random() < 0.5 else g
+                    op, pids = "crossover", (parents[0].id, parents[1].id)
+                else:
+                    g = parents[0].genome
+                    for _ in range(1 + int(rng.integers(2))):
+                        g = self.proposer.mutate(g, rng)
+                    op, pids = "mutate", (parents[0].id,)
+                text, recipe = self.proposer.render(g, self.config.seed)
+                law = self._parse(text, recipe)
+                if law is None or law.key in self.seen or law.key in batch_keys:
+                    continue
+                batch_keys.add(law.key)
+                out.append(
+                    _Proposal(
+                        index=slot,
+                        island=island,
+                        genome=g,
+                        text=text,
+                        recipe=recipe,
+                        law=law,
+                        operator=op,
+                        parents=pids,
+                        proposer="symbolic",
+                    )
+                )
+                break
+        return out
+
+    # -- records ---------------------------------------------------------------------------------
+    def _record(self, generation: int, p: _Proposal, ev: Evaluation, cid: int) -> dict:
+        return {
+            "id": cid,
+            "generation": generation,
+            "index": p.index,
+            "island": p.island,
+            "proposer": p.proposer,
+            "operator": p.operator,
+            "parents": list(p.parents),
+            "genome": p.genome.to_dict() if p.genome is not None else None,
+            "law": p.law.text,
+            "recipe": p.recipe.to_dict(),
+            "key": p.law.key,
+            "ok": ev.ok,
+            "fitness": ev.fitness,
+            "fold_errors": list(ev.fold_errors),
+            "validation_r2": ev.validation_r2,
+            "complexity": p.law.complexity,
+            "n_params": len(p.law.params),
+            "param_names": list(p.law.params),
+            "params": ev.params,
+            "message": ev.message,
+            "seconds": round(ev.seconds, 4),
+        }
+
+    def _insert(self, p: _Proposal, rec: dict) -> None:
+        self.seen.add(rec["key"])
+        outer = p.genome.outer if p.genome is not None else "human"
+        entry = Entry(
+            id=rec["id"],
+            genome=p.genome,
+            fitness=float(rec["fitness"]),
+            complexity=int(rec["complexity"]),
+            n_params=int(rec["n_params"]),
+            cell=cell_of(int(rec["n_params"]), int(rec["complexity"]), outer),
+        )
+        self.population.insert(p.island, entry)
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(
+        self,
+        jobs: int = 1,
+        backend: str = "loky",
+        time_limit: float | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> SearchResult:
+        """Search until the budget (or time limit) is spent; resumes from an existing log."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_config(jobs, backend)
+        logged = {(r["generation"], r["index"]): r for r in self.log.read()}
+        start = time.monotonic()
+        done, generation = 0, 0
+        best_r2 = -math.inf
+        with Parallel(n_jobs=jobs, backend=backend, return_as="generator") as parallel:
+            while done < self.config.budget:
+                if time_limit is not None and time.monotonic() - start > time_limit:
+                    break
+                if generation == 0:
+                    batch = self._initial()
+                else:
+                    batch = self._propose(generation, self.config.batch)
+                batch = batch[: self.config.budget - done]
+                if not batch:
+                    generation += 1
+                    if generation > 10 * (self.config.budget // max(1, self.config.batch) + 10):
+                        break  # the proposer has run dry
+                    continue
+                todo = [p for p in batch if (generation, p.index) not in logged]
+                fresh = parallel(
+                    delayed(_job)(
+                        p.law, p.recipe, self.folds, self.target_var, self.config.selection
+                    )
+                    for p in todo
+                )
+                fresh_iter = iter(fresh)
+                for p in batch:
+                    rec = logged.get((generation, p.index))
+                    if rec is None:
+                        ev = next(fresh_iter)
+                        rec = self._record(generation, p, ev, cid=done)
+                        self.log.append(rec)
+                    self._insert(p, rec)
+                    done += 1
+                    if rec["ok"]:
+                        best = self.population.best()
+                        if best is not None and best.id == rec["id"]:
+                            best_r2 = rec["validation_r2"]
+                    if progress is not None:
+                        progress(
+                            Progress(done, self.config.budget, best_r2, time.monotonic() - start)
+                        )
+                for _ in fresh_iter:  # drain (cannot happen unless batch logic changes)
+                    pass
+                generation += 1
+                if generation % self.config.migrate_every == 0:
+                    self.population.migrate()
+        best = self._finish(done)
+        return SearchResult(self.run_dir, best, done, time.monotonic() - start)
+
+    def _write_config(self, jobs: int, backend: str) -> None:
+        path = self.run_dir / "config.json"
+        config = {
+            "task": self.task.name,
+            "version": __version__,
+            "search": self.config.to_dict(),
+            "features": list(self.task.features),
+            "targets": list(self.task.targets),
+            "param_budget": self.task.param_budget,
+            "folds": len(self.folds),
+            "proposer": "symbolic",
+            "jobs": jobs,
+            "backend": backend,
+            "seed_human": self.config.seed_human,
+        }
+        if path.exists():
+            old = json.loads(path.read_text())
+            if old.get("task") != self.task.name or old.get("search") != config["search"]:
+                raise ValueError(
+                    f"{path}: this run was started with other settings; "
+                    "resume it with the same task, seed and budget, or use a new run"
+                )
+        path.write_text(json.dumps(config, indent=2) + "\n")
+
+    def _finish(self, done: int) -> dict:
+        """Refit the best candidate on all training rows and write best.json / best.tex."""
+        records = {r["id"]: r for r in self.log.read()}
+        best_entry = self.population.best()
+        if best_entry is None:
+            raise ValueError(
+                f"no candidate could be fitted in {self.run_dir}; see candidates.jsonl"
+            )
+        rec = records[best_entry.id]
+        recipe = FitRecipe.from_dict(rec["recipe"])
+        law = parse_law(rec["law"], self.task.features, self.task.targets)
+        fits = fit_groups(law, self.train.groups(), recipe)
+        bad = [g for g, f in fits.items() if not f.ok]
+        if bad:
+            raise ValueError(
+                f"refit of the best law failed for group {bad[0]!r}: {fits[bad[0]].message}"
+            )
+        best = {
+            "task": self.task.name,
+            "id": rec["id"],
+            "law": law.text,
+            "latex": law.latex(),
+            "recipe": rec["recipe"],
+            "param_names": list(law.params),
+            "params": {
+                g: dict(zip(law.params, map(float, f.theta), strict=True)) for g, f in fits.items()
+            },
+            "n_params": len(law.params),
+            "complexity": law.complexity,
+            "fitness": rec["fitness"],
+            "validation_r2": rec["validation_r2"],
+            "proposer": rec["proposer"],
+            "seed_human": self.config.seed_human,
+            "candidates": done,
+            "pareto": [
+                {
+                    "id": e.id,
+                    "law": records[e.id]["law"],
+                    "complexity": e.complexity,
+                    "fitness": e.fitness,
+                    "validation_r2": records[e.id]["validation_r2"],
+                }
+                for e in self.population.pareto()
+            ],
+        }
+        (self.run_dir / "best.json").write_text(json.dumps(best, indent=2) + "\n")
+        (self.run_dir / "best.tex").write_text(f"\\[ {law.latex()} \\]\n")
+        return best

@@ -257,7 +257,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_rehearse(args: argparse.Namespace) -> int:
     from sldagent.fitters import FitRecipe
     from sldagent.law import parse_law
-    from sldagent.search.rehearsal import rehearse, spread_sample
+    from sldagent.search.rehearsal import rehearse, sample_laws
     from sldagent.search.runlog import RunLog
     from sldagent.task import load_train
 
@@ -267,26 +267,26 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         raise ValueError(f"{cfg_path} not found: give a run directory made by `sldagent discover`")
     task = load_task(json.loads(cfg_path.read_text())["task"])
     train = load_train(task, resolve_data_root(args.data_dir))
-    picked = spread_sample(RunLog(run_dir / "candidates.jsonl").read(), args.laws)
+    picked = sample_laws(RunLog(run_dir / "candidates.jsonl").read(), args.laws, args.sample)
     laws = [
         (parse_law(r["law"], task.features, task.targets), FitRecipe.from_dict(r["recipe"]))
         for r in picked
     ]
     res = rehearse(laws, train)
-    out = {
-        "task": task.name,
-        "laws": res.n_laws,
-        "spearman_multi_fold": _json_number(res.spearman_multi_fold),
-        "spearman_single_fold": _json_number(res.spearman_single_fold),
-    }
     if args.json:
-        print(json.dumps(out))
+        print(
+            json.dumps(
+                {"task": task.name, "laws": res.n_laws, "rho": res.rho, "chosen": res.chosen}
+            )
+        )
     else:
         print(
-            f"{task.name}: {res.n_laws} laws; Spearman rho of inner-fold fitness vs outer-fold "
-            f"error: multi-fold {_fmt(res.spearman_multi_fold, 3)}, single slice "
-            f"{_fmt(res.spearman_single_fold, 3)}"
+            f"{task.name}: {res.n_laws} laws; Spearman rho of inner-fold fitness vs "
+            "outer-fold error"
         )
+        for name, value in res.rho.items():
+            mark = "  <- the search's signal" if name == res.chosen else ""
+            print(f"  {name:14} {_fmt(value, 3)}{mark}")
     return 0
 
 
@@ -363,7 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(nested folds inside train; no test rows)",
     )
     p.add_argument("run_dir", help="a discover run whose candidates form the population")
-    p.add_argument("--laws", type=int, default=40, help="laws sampled across the ranking")
+    p.add_argument("--laws", type=int, default=40, help="how many laws of the run to rank")
+    p.add_argument(
+        "--sample",
+        choices=["top", "spread"],
+        default="top",
+        help="the best laws (default) or laws spread over the whole ranking",
+    )
     p.add_argument("--json", action="store_true")
     _add_data_dir(p)
     p.set_defaults(func=cmd_rehearse)

@@ -16,6 +16,8 @@ from functools import cached_property
 
 import numpy as np
 import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
@@ -29,6 +31,7 @@ FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
 }
 MAX_TEXT_CHARS = 4000
 MAX_CONST_EXPONENT = 64.0
+MAX_DEPTH = 50  # nesting levels; deeper trees overflow the recursion of sympy's printers
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
@@ -39,6 +42,15 @@ class LawError(ValueError):
 
 def _sym(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, real=True)
+
+
+def _number(value: float) -> sympy.Expr:
+    """A folded constant: an Integer when it is a small whole number (as `2.0` parses), else a
+    Float. Constants are always folded to numbers, never kept as symbolic towers like
+    exp(exp(exp(100))) that sympy would try (and take forever) to evaluate."""
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
+        return sympy.Integer(int(value))
+    return sympy.Float(value)
 
 
 class _Builder:
@@ -96,9 +108,17 @@ class _Builder:
             return sympy.Integer(value)
         if not math.isfinite(value):
             raise self.fail(node, "number is not finite")
-        if value == int(value) and abs(value) < 1e15:
-            return sympy.Integer(int(value))
-        return sympy.Float(value)
+        return _number(value)
+
+    def value(self, node: ast.AST, expr: sympy.Expr) -> float:
+        """The float value of a folded constant; refuses one that is too large or not real."""
+        try:
+            value = float(expr)
+        except (TypeError, ValueError, OverflowError):
+            raise self.fail(node, "constant is too large or not a real number") from None
+        if not math.isfinite(value):
+            raise self.fail(node, "constant is too large or not a real number")
+        return value
 
     def name(self, node: ast.Name) -> sympy.Expr:
         name = node.id
@@ -118,33 +138,37 @@ class _Builder:
         left, right = self.build(node.left), self.build(node.right)
         op = node.op
         if isinstance(op, ast.Add):
-            return left + right
-        if isinstance(op, ast.Sub):
-            return left - right
-        if isinstance(op, ast.Mult):
-            return left * right
-        if isinstance(op, ast.Div):
+            result = left + right
+        elif isinstance(op, ast.Sub):
+            result = left - right
+        elif isinstance(op, ast.Mult):
+            result = left * right
+        elif isinstance(op, ast.Div):
             if right == 0:
                 raise self.fail(node, "division by zero")
-            return left / right
-        return self.power(node, left, right)
+            result = left / right
+        else:
+            return self.power(node, left, right)
+        if result.is_number:  # e.g. 10**300-digit literals multiplied together
+            self.value(node, result)
+        return result
 
     def power(self, node: ast.AST, base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
         if exponent.is_number:
-            value = float(exponent)
-            if not math.isfinite(value) or abs(value) > MAX_CONST_EXPONENT:
+            value = self.value(node, exponent)
+            if abs(value) > MAX_CONST_EXPONENT:
                 raise self.fail(
                     node, f"exponent {value:g} is too large (limit ±{MAX_CONST_EXPONENT:g})"
                 )
             if base.is_number:
                 try:
-                    result = float(base) ** value
+                    result = self.value(node, base) ** value
                 except (OverflowError, ZeroDivisionError) as err:
                     raise self.fail(node, f"constant power is undefined ({err})") from None
                 if isinstance(result, complex) or not math.isfinite(result):
                     raise self.fail(node, "constant power is not a finite real number")
-                return sympy.Float(result)
-        elif base.is_number and float(base) == 0:
+                return _number(result)
+        elif base.is_number and self.value(node, base) == 0:
             raise self.fail(node, "0 raised to a symbolic power")
         return sympy.Pow(base, exponent)
 
@@ -165,6 +189,8 @@ class _Builder:
         if not lo <= len(node.args) <= hi:
             raise self.fail(node, f"{fname}() takes {lo}..{hi} arguments, got {len(node.args)}")
         args = [self.build(a) for a in node.args]
+        if fname != "sqrt" and all(a.is_number for a in args):
+            return self.fold(node, fname, args)
         if fname == "exp":
             return sympy.exp(args[0])
         if fname == "log":
@@ -179,15 +205,199 @@ class _Builder:
             return sympy.Min(*args)
         return sympy.Max(*args)
 
+    def fold(self, node: ast.AST, fname: str, args: list[sympy.Expr]) -> sympy.Expr:
+        """A function of constants, computed in floating point (never symbolically by sympy)."""
+        values = [self.value(node, a) for a in args]
+        if fname in ("min", "max"):
+            pick = min(values) if fname == "min" else max(values)
+            return args[values.index(pick)]
+        if fname == "abs":
+            return abs(args[0])
+        v = values[0]
+        if fname == "log":
+            if v <= 0:
+                raise self.fail(node, f"log of the non-positive constant {v:g}")
+            return _number(math.log(v))
+        if fname == "tanh":
+            return _number(math.tanh(v))
+        try:
+            return _number(math.exp(v))
+        except OverflowError:
+            raise self.fail(node, f"exp({v:g}) overflows") from None
+
 
 def _count_nodes(expr: sympy.Basic) -> int:
     return 1 + sum(_count_nodes(a) for a in expr.args)
 
 
+def _depth(root: object, children) -> int:
+    """Nesting depth of a tree, without recursion (the tree may be hostile)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((c, d + 1) for c in children(node))
+    return deepest
+
+
+_CHAINS = ((ast.Add, ast.Sub), (ast.Mult, ast.Div))
+
+
+def _ast_depth(root: ast.AST) -> int:
+    """Nesting depth of the syntax tree; a chain like a + b - c + ... counts as one level (it is
+    left-nested in `ast` but flat in sympy)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        for c in ast.iter_child_nodes(node):
+            if not isinstance(c, ast.expr):
+                continue
+            chained = (
+                isinstance(node, ast.BinOp)
+                and isinstance(c, ast.BinOp)
+                and c is node.left
+                and any(isinstance(node.op, g) and isinstance(c.op, g) for g in _CHAINS)
+            )
+            stack.append((c, d if chained else d + 1))
+    return deepest
+
+
+def _fold_numbers(expr: sympy.Expr) -> sympy.Expr:
+    """One pass of `_canonical`."""
+    if expr.is_Rational:
+        return expr
+    if expr.is_number:
+        try:
+            value = float(expr)
+        except (TypeError, ValueError, OverflowError):
+            return expr  # left for _check_defined to refuse
+        return _number(value) if math.isfinite(value) else expr
+    if not expr.args:
+        return expr
+    args = tuple(_fold_numbers(a) for a in expr.args)
+    return expr if args == expr.args else expr.func(*args)
+
+
+def _canonical(expr: sympy.Expr) -> sympy.Expr:
+    """Fold the numbers sympy creates on its own the way the parser folds constants (sqrt(2) from
+    sqrt(2*x) becomes a Float, the 5.0 of 2.5*x*2 becomes 5), so parse_law(law_text(e)) == e."""
+    for _ in range(8):
+        folded = _fold_numbers(expr)
+        if folded == expr:
+            break
+        expr = folded
+    return expr
+
+
+_LANGUAGE = (
+    sympy.Symbol,
+    sympy.Number,
+    sympy.Add,
+    sympy.Mul,
+    sympy.Pow,
+    sympy.exp,
+    sympy.log,
+    sympy.Abs,
+    sympy.tanh,
+    sympy.Min,
+    sympy.Max,
+)
+
+
 def _check_defined(expr: sympy.Expr, target: str) -> None:
+    for node in sympy.preorder_traversal(expr):
+        if not isinstance(node, _LANGUAGE):  # e.g. abs(exp(a)**sqrt(b)) -> exp(re(...)*a)
+            raise LawError(
+                f"law for {target!r}: sympy rewrites it with {type(node).__name__}(), which is "
+                "not in the law language; write it differently"
+            )
+        if isinstance(node, sympy.Pow) and node.exp.is_Number:  # also exp(70*log(x)) = x**70
+            if abs(float(node.exp)) > MAX_CONST_EXPONENT:
+                raise LawError(
+                    f"law for {target!r}: exponent {float(node.exp):g} is too large "
+                    f"(limit ±{MAX_CONST_EXPONENT:g})"
+                )
     bad = (sympy.zoo, sympy.oo, -sympy.oo, sympy.nan, sympy.I)
     if expr.has(*bad) or any(a.is_number and not a.is_real for a in sympy.preorder_traversal(expr)):
         raise LawError(f"law for {target!r}: expression is undefined or complex (e.g. 1/0, log(0))")
+    for number in expr.atoms(sympy.Number):
+        try:
+            finite = math.isfinite(float(number))
+        except (TypeError, ValueError, OverflowError):
+            finite = False
+        if not finite:
+            raise LawError(f"law for {target!r}: a constant is too large or not a real number")
+
+
+def _parse_formula(
+    formula: object,
+    features: Sequence[str],
+    params: Sequence[str] | None,
+    target: str,
+    max_nodes: int,
+    limit_chars: bool = True,
+) -> tuple[sympy.Expr, list[str]]:
+    """One formula -> (sympy expression, parameter names in order of appearance)."""
+    if not isinstance(formula, str):
+        raise LawError(f"law for {target!r} must be text, got {type(formula).__name__}")
+    if limit_chars and len(formula) > MAX_TEXT_CHARS:
+        raise LawError(f"law for {target!r} is {len(formula)} characters (limit {MAX_TEXT_CHARS})")
+    formula = formula.strip()
+    if not formula:
+        raise LawError(f"law for {target!r} is empty")
+    try:
+        tree = ast.parse(formula, mode="eval")
+    except SyntaxError as err:
+        raise LawError(
+            f"law for {target!r} is not valid syntax: {err.msg} at column {err.offset}"
+        ) from None
+    except (RecursionError, MemoryError):
+        raise LawError(f"law for {target!r} is nested too deeply") from None
+    except ValueError as err:  # e.g. null bytes, int literal with too many digits
+        raise LawError(f"law for {target!r} cannot be parsed: {str(err):.80}") from None
+    n_ast = sum(1 for _ in ast.walk(tree))
+    if n_ast > 4 * max_nodes:
+        raise LawError(f"law for {target!r} has {n_ast} syntax nodes (limit {4 * max_nodes})")
+    depth = _ast_depth(tree.body)
+    if depth > MAX_DEPTH:
+        raise LawError(f"law for {target!r} is nested {depth} deep (limit {MAX_DEPTH})")
+    builder = _Builder(features, params, target)
+    try:
+        expr = _canonical(builder.build(tree))
+        _check_defined(expr, target)
+        n_nodes = _count_nodes(expr)
+        depth = _depth(expr, lambda e: e.args)
+    except RecursionError:
+        raise LawError(f"law for {target!r} is nested too deeply") from None
+    except LawError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as err:  # e.g. min() of a complex value
+        why = " ".join(str(err).split())
+        raise LawError(f"law for {target!r} is not a real-valued expression: {why:.80}") from None
+    if depth > MAX_DEPTH:
+        raise LawError(f"law for {target!r} is nested {depth} deep (limit {MAX_DEPTH})")
+    if n_nodes > max_nodes:
+        raise LawError(f"law for {target!r} has {n_nodes} nodes (limit {max_nodes})")
+    return expr, builder.param_order
+
+
+def _stable_form(
+    expr: sympy.Expr,
+    features: Sequence[str],
+    params: Sequence[str] | None,
+    target: str,
+    max_nodes: int,
+) -> sympy.Expr:
+    """sympy simplifies min/max/abs differently depending on how a tree was built, so parsing a
+    law's own text can give a different tree. Re-parse the text until it is stable, so that
+    parse_law(law.text) reproduces the law exactly."""
+    for _ in range(4):
+        again, _ = _parse_formula(law_text(expr), features, params, target, max_nodes, False)
+        if again == expr:
+            return expr
+        expr = again
+    raise LawError(f"law for {target!r} has no stable form under simplification; simplify it")
 
 
 def parse_law(
@@ -218,37 +428,9 @@ def parse_law(
     exprs: list[sympy.Expr] = []
     order: list[str] = []
     for target, formula in zip(targets, texts, strict=True):
-        if not isinstance(formula, str):
-            raise LawError(f"law for {target!r} must be text, got {type(formula).__name__}")
-        if len(formula) > MAX_TEXT_CHARS:
-            raise LawError(
-                f"law for {target!r} is {len(formula)} characters (limit {MAX_TEXT_CHARS})"
-            )
-        formula = formula.strip()
-        if not formula:
-            raise LawError(f"law for {target!r} is empty")
-        try:
-            tree = ast.parse(formula, mode="eval")
-        except SyntaxError as err:
-            raise LawError(
-                f"law for {target!r} is not valid syntax: {err.msg} at column {err.offset}"
-            ) from None
-        except (RecursionError, MemoryError, ValueError):
-            raise LawError(f"law for {target!r} is nested too deeply") from None
-        n_ast = sum(1 for _ in ast.walk(tree))
-        if n_ast > 4 * max_nodes:
-            raise LawError(f"law for {target!r} has {n_ast} syntax nodes (limit {4 * max_nodes})")
-        builder = _Builder(features, params, target)
-        try:
-            expr = builder.build(tree)
-        except RecursionError:
-            raise LawError(f"law for {target!r} is nested too deeply") from None
-        _check_defined(expr, target)
-        n_nodes = _count_nodes(expr)
-        if n_nodes > max_nodes:
-            raise LawError(f"law for {target!r} has {n_nodes} nodes (limit {max_nodes})")
-        exprs.append(expr)
-        order.extend(p for p in builder.param_order if p not in order)
+        expr, found = _parse_formula(formula, features, params, target, max_nodes)
+        exprs.append(_stable_form(expr, features, params, target, max_nodes))
+        order.extend(p for p in found if p not in order)
     present = set().union(*(e.free_symbols for e in exprs))
     names = tuple(p for p in order if _sym(p) in present)
     if max_params is not None and len(names) > max_params:
@@ -273,8 +455,31 @@ class _LawPrinter(StrPrinter):
     def _print_Max(self, expr: sympy.Max) -> str:
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        # -(x + 1)*y prints as "-(x + 1)*y", which re-parses as (-x - 1)*y: sympy distributes a
+        # number over a sum when they are multiplied alone. Keep the number outside instead.
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff.is_Number and coeff != 1 and rest.is_Mul and any(f.is_Add for f in rest.args):
+            inner = self._print(rest)
+            return f"-({inner})" if coeff == -1 else f"{self._print(coeff)}*({inner})"
+        return super()._print_Mul(expr)
+
     def _print_Exp1(self, expr: sympy.Basic) -> str:
         return "exp(1)"
+
+
+class _LawLatexPrinter(LatexPrinter):
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        try:
+            return super()._print_Mul(expr)
+        except (ValueError, TypeError, ArithmeticError, AttributeError):
+            # sympy's fraction() probes exp(min(log(x), ...)) at x = 0, and min(zoo, ...) fails
+            coeff, rest = expr.as_coeff_Mul()
+            factors = rest.args if rest.is_Mul else (rest,)
+            body = r" \cdot ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in factors)
+            if coeff == 1:
+                return body
+            return "- " + body if coeff == -1 else self._print(coeff) + r" \cdot " + body
 
 
 def law_text(expr: sympy.Expr) -> str:
@@ -295,6 +500,47 @@ _UNARY = {
 
 def _heaviside(v: np.ndarray) -> np.ndarray:
     return np.heaviside(v, 0.5)
+
+
+class _RealAbs(sympy.Function):
+    """abs() while differentiating. Law values are real, so d|u| = sign(u) du; sympy's own Abs
+    derivative allows a complex u (e.g. sqrt of a real feature) and brings in re, im, atan2 and
+    cos, which the compiler does not know."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.sign(self.args[0], evaluate=False)
+
+
+def _minmax_fdiff(f: sympy.Function, argindex: int, sign: int) -> sympy.Expr:
+    i = argindex - 1
+    others = f.args[:i] + f.args[i + 1 :]
+    rest = others[0] if len(others) == 1 else type(f)(*others)
+    return sympy.Heaviside(sign * (f.args[i] - rest), evaluate=False)
+
+
+class _DiffMin(sympy.Function):
+    """min() while differentiating: d min/d a_i = H(min(others) - a_i), built without sympy's
+    Min evaluation (which compares its arguments and can fail, e.g. "zoo is not comparable")."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return _minmax_fdiff(self, argindex, -1)
+
+
+class _DiffMax(sympy.Function):
+    """max() while differentiating: d max/d a_i = H(a_i - max(others))."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return _minmax_fdiff(self, argindex, 1)
+
+
+def _diff(expr: sympy.Expr, sym: sympy.Symbol) -> sympy.Expr:
+    """d expr / d sym with real-valued rules for abs, min and max (see the classes above)."""
+    swapped = expr.replace(sympy.Abs, _RealAbs)
+    swapped = swapped.replace(sympy.Min, _DiffMin).replace(sympy.Max, _DiffMax)
+    d = sympy.diff(swapped, sym)
+    d = d.replace(_DiffMin, lambda *a: sympy.Min(*a, evaluate=False))
+    d = d.replace(_DiffMax, lambda *a: sympy.Max(*a, evaluate=False))
+    return d.replace(_RealAbs, lambda a: sympy.Abs(a, evaluate=False))
 
 
 @dataclass(frozen=True)
@@ -356,6 +602,14 @@ def _power(base, exponent):
     return np.power(base, exponent)
 
 
+def _real_constant(node: sympy.Expr) -> float:
+    """A number of a derivative as a float; NaN if it is not real (d/da (-2)**a has log(-2))."""
+    try:
+        return float(node)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _compile(
     exprs: Sequence[sympy.Expr], features: Sequence[str], params: Sequence[str]
 ) -> _Program:
@@ -372,7 +626,7 @@ def _compile(
         elif node in param_index:
             step = ("p", param_index[node])
         elif node.is_number:
-            step = ("c", float(node))
+            step = ("c", _real_constant(node))
         elif isinstance(node, sympy.Add):
             step = ("add", tuple(emit(a) for a in node.args))
         elif isinstance(node, sympy.Mul):
@@ -439,7 +693,7 @@ class Law:
         which = tuple(range(len(self.params))) if columns is None else tuple(columns)
         program = self._jacobian_programs.get(which)
         if program is None:
-            entries = [sympy.diff(e, _sym(self.params[i])) for e in self.exprs for i in which]
+            entries = [_diff(e, _sym(self.params[i])) for e in self.exprs for i in which]
             program = _compile(entries, self.features, self.params)
             self._jacobian_programs[which] = program
         k = len(self.targets)
@@ -470,7 +724,7 @@ class Law:
         derivs: dict[int, sympy.Expr] = {}
         for i in self.target_params(j):
             sym = _sym(self.params[i])
-            d = sympy.diff(expr, sym)
+            d = _diff(expr, sym)
             candidate = [_sym(self.params[c]) for c in chosen] + [sym]
             if d.has(*candidate) or any(derivs[c].has(sym) for c in chosen):
                 continue
@@ -500,7 +754,11 @@ class Law:
 
         def signature(s: sympy.Symbol) -> str:
             sub = {o: (marker if o == s else placeholder) for o in syms}
-            return "|".join(sympy.srepr(e.xreplace(sub)) for e in self.exprs)
+            try:
+                return "|".join(sympy.srepr(e.xreplace(sub)) for e in self.exprs)
+            except (ValueError, TypeError, ArithmeticError):  # e.g. min(log(-1/(_Y*_Y)), x)
+                with sympy.evaluate(False):
+                    return "|".join(sympy.srepr(e.xreplace(sub)) for e in self.exprs)
 
         ordered = sorted(syms, key=signature)
         rename = {s: sympy.Symbol(f"_c{i}", real=True) for i, s in enumerate(ordered)}
@@ -518,7 +776,8 @@ class Law:
         lines = []
         for t, e in zip(self.targets, self.exprs, strict=True):
             target = r"\mathrm{" + t.replace("_", r"\_") + "}"
-            lines.append(f"{target} = {sympy.latex(e, symbol_names=names)}")
+            tex = _LawLatexPrinter({"symbol_names": names}).doprint(e)
+            lines.append(f"{target} = {tex}")
         if len(lines) == 1:
             return lines[0]
         return (

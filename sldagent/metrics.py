@@ -26,8 +26,8 @@ def nmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     if not np.all(np.isfinite(p)):
         return float("inf")
     var = t.var(axis=0)
-    mse = ((t - p) ** 2).mean(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        mse = ((t - p) ** 2).mean(axis=0)
         ratio = np.where(var > 0, mse / np.where(var > 0, var, 1.0), np.where(mse > 0, np.inf, 0.0))
     return float(ratio.mean())
 
@@ -38,8 +38,8 @@ def nmae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     if not np.all(np.isfinite(p)):
         return float("inf")
     mad = np.abs(t - t.mean(axis=0)).mean(axis=0)
-    mae = np.abs(t - p).mean(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        mae = np.abs(t - p).mean(axis=0)
         ratio = np.where(mad > 0, mae / np.where(mad > 0, mad, 1.0), np.where(mae > 0, np.inf, 0.0))
     return float(ratio.mean())
 

@@ -20,6 +20,8 @@ class FitRecipe:
     n_starts: int = 64  # quasi-random points screened over the nonlinear parameters
     n_local: int = 4  # best screened points refined by variable projection
     n_polish: int = 2  # best refined points polished jointly
+    iterations: int = 50  # function evaluations per parameter (+1) allowed to each local solve
+    tol: float = 1e-10  # relative tolerance on cost and step (scipy's ftol/xtol/gtol)
     seed: int = 0
     time_limit: float = 20.0
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
@@ -28,8 +30,10 @@ class FitRecipe:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
-        if min(self.n_starts, self.n_local, self.n_polish) < 1:
-            raise ValueError("n_starts, n_local and n_polish must be at least 1")
+        if min(self.n_starts, self.n_local, self.n_polish, self.iterations) < 1:
+            raise ValueError("n_starts, n_local, n_polish and iterations must be at least 1")
+        if not 0 < self.tol < 1:
+            raise ValueError("tol must be between 0 and 1")
         if not self.time_limit > 0 or not self.f_scale > 0:
             raise ValueError("time_limit and f_scale must be positive")
         for kind, table in (("bounds", self.bounds), ("init", self.init)):
@@ -46,6 +50,8 @@ class FitRecipe:
             "n_starts": self.n_starts,
             "n_local": self.n_local,
             "n_polish": self.n_polish,
+            "iterations": self.iterations,
+            "tol": self.tol,
             "seed": self.seed,
             "time_limit": self.time_limit,
             "bounds": {k: list(v) for k, v in self.bounds.items()},

@@ -190,8 +190,8 @@ def _local(
         method="trf",
         x_scale="jac",
         max_nfev=max_nfev,
-        xtol=1e-10,
-        ftol=1e-10,
+        xtol=prob.recipe.tol,
+        ftol=prob.recipe.tol,
     )
     t = proj.full(res.x)
     return float(np.sum(proj.residual(res.x) ** 2)), t
@@ -230,10 +230,10 @@ def _polish(prob: _Problem, theta: np.ndarray) -> tuple[float, np.ndarray]:
         x_scale="jac",
         loss=prob.recipe.loss,
         f_scale=prob.recipe.f_scale,
-        max_nfev=50 * (len(idx) + 1),
-        xtol=1e-10,
-        ftol=1e-10,
-        gtol=1e-10,
+        max_nfev=prob.recipe.iterations * (len(idx) + 1),
+        xtol=prob.recipe.tol,
+        ftol=prob.recipe.tol,
+        gtol=prob.recipe.tol,
     )
     return float(res.cost), full(res.x)
 
@@ -280,7 +280,7 @@ def _solve(prob: _Problem, theta: np.ndarray) -> tuple[float, np.ndarray, int]:
         for _, z in screened[: prob.recipe.n_local]:
             t = theta.copy()
             t[nl] = z
-            cost, t = _local(prob, t, nl, max_nfev=50 * (len(nl) + 1))
+            cost, t = _local(prob, t, nl, max_nfev=prob.recipe.iterations * (len(nl) + 1))
             evals += 1
             if math.isfinite(cost):
                 candidates.append((cost, t))

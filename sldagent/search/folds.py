@@ -7,6 +7,7 @@ the task's own scale axis, or fresh held-out mixtures for a random rule. No test
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,3 +50,29 @@ def rehearsal_folds(train: Dataset, k: int = 3) -> list[Fold]:
         folds.append(Fold(Dataset(fit.task, fit.frame, fit.path, "fit"), val))
         rest = fit
     return folds
+
+
+def with_far_fold(folds: list[Fold]) -> list[Fold]:
+    """Add a long-range fold: fit on the deepest fold's fit rows, predict fold 1's validation
+    rows, several steps further out along the scale axis (no-op with a single fold)."""
+    if len(folds) < 2:
+        return folds
+    return [*folds, Fold(folds[-1].fit, folds[0].val)]
+
+
+def group_subset(train: Dataset, k: int) -> list[str]:
+    """At most k group names, chosen by a hash of the name: fixed, seed- and order-free."""
+    names = sorted(set(train.frame[train.task.group].astype(str)))
+    if len(names) <= k:
+        return names
+    return sorted(names, key=lambda n: hashlib.sha256(n.encode()).hexdigest())[:k]
+
+
+def restrict_groups(folds: list[Fold], names: list[str]) -> list[Fold]:
+    """The same folds with only the named groups' rows."""
+
+    def keep(d: Dataset) -> Dataset:
+        frame = d.frame[d.frame[d.task.group].astype(str).isin(names)].reset_index(drop=True)
+        return Dataset(d.task, frame, d.path, d.split)
+
+    return [Fold(keep(f.fit), keep(f.val)) for f in folds]

@@ -177,7 +177,10 @@ class Renderer:
 
         parts = []
         for term in g.terms:
-            amp = param("a", (-math.inf, math.inf), (-1.0, 1.0))
+            if g.outer == "pow":  # a power of the sum: keep the sum positive
+                amp = param("a", (0.0, math.inf), (1e-3, 1e3))
+            else:
+                amp = param("a", (-math.inf, math.inf), (-1.0, 1.0))
             factors = [self._factor(f, param) for f in term.factors]
             parts.append("*".join([amp, *factors]))
         body = " + ".join(parts) if parts else ""

@@ -23,7 +23,13 @@ from sldagent import __version__
 from sldagent.fitters import FitRecipe, fit_groups
 from sldagent.law import Law, LawError, parse_law
 from sldagent.search.fitness import Evaluation, SelectionConfig, evaluate
-from sldagent.search.folds import Fold, rehearsal_folds
+from sldagent.search.folds import (
+    Fold,
+    group_subset,
+    rehearsal_folds,
+    restrict_groups,
+    with_far_fold,
+)
 from sldagent.search.population import Entry, Population, cell_of
 from sldagent.search.runlog import RunLog
 from sldagent.search.symbolic import SymbolicProposer
@@ -81,8 +87,9 @@ def _job(
     folds: list[Fold],
     target_var: np.ndarray,
     selection: SelectionConfig,
+    reject_above: float,
 ) -> Evaluation:
-    return evaluate(law, recipe, folds, target_var, selection)
+    return evaluate(law, recipe, folds, target_var, selection, reject_above)
 
 
 class _Proposal:
@@ -111,7 +118,10 @@ class Search:
             raise ValueError("the search takes training rows only")
         self.task, self.train, self.config = task, train, config
         self.run_dir = Path(run_dir)
-        self.folds = rehearsal_folds(train, config.selection.folds)
+        folds = rehearsal_folds(train, config.selection.folds)
+        if config.selection.far_fold:
+            folds = with_far_fold(folds)
+        self.folds = restrict_groups(folds, group_subset(train, config.selection.max_groups))
         y = train.y
         self.target_var = np.where(y.var(axis=0) > 0, y.var(axis=0), 1.0)
         self.proposer = SymbolicProposer(train)
@@ -280,10 +290,13 @@ class Search:
                     if generation > 10 * (self.config.budget // max(1, self.config.batch) + 10):
                         break  # the proposer has run dry
                     continue
+                self._check_replay(generation, batch, logged)
                 todo = [p for p in batch if (generation, p.index) not in logged]
+                best = self.population.best()
+                bar = best.fitness + self.config.selection.reject_margin if best else math.inf
                 fresh = parallel(
                     delayed(_job)(
-                        p.law, p.recipe, self.folds, self.target_var, self.config.selection
+                        p.law, p.recipe, self.folds, self.target_var, self.config.selection, bar
                     )
                     for p in todo
                 )
@@ -311,6 +324,22 @@ class Search:
                     self.population.migrate()
         best = self._finish(done)
         return SearchResult(self.run_dir, best, done, time.monotonic() - start)
+
+    def _check_replay(self, generation: int, batch: list[_Proposal], logged: dict) -> None:
+        """A logged record stands in for a proposal only if it is that proposal (same law and
+        recipe); else the log came from other settings (e.g. an edited config.json) or another
+        version, and replaying it would splice two different searches together."""
+        for p in batch:
+            rec = logged.get((generation, p.index))
+            if rec is None:
+                continue
+            recipe = json.loads(json.dumps(p.recipe.to_dict(), allow_nan=True))
+            if rec.get("key") != p.law.key or rec.get("recipe") != recipe:
+                raise ValueError(
+                    f"{self.log.path}: candidate {rec.get('id')} was made by a search with other "
+                    "settings (config.json edited, or another sldagent version); "
+                    "start a new run instead of resuming this one"
+                )
 
     def _write_config(self, jobs: int, backend: str) -> None:
         path = self.run_dir / "config.json"

@@ -18,18 +18,26 @@ class RunLog:
         self.path = Path(path)
 
     def read(self) -> list[dict]:
-        """All complete records; a torn last line (from a kill) is cut off the file."""
+        """All records; an unterminated last line (a write torn by a kill) is cut off the file.
+        A damaged line in the middle is not a torn write: it is an error, and nothing is cut."""
         if not self.path.exists():
             return []
         data = self.path.read_bytes()
+        lines = data.splitlines(keepends=True)
         records, good = [], 0
-        for line in data.splitlines(keepends=True):
+        for n, line in enumerate(lines, start=1):
+            last = n == len(lines)
             if not line.endswith(b"\n"):
-                break
+                break  # only the last line can lack its newline
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                break
+                if last:
+                    break
+                raise ValueError(
+                    f"{self.path}: line {n} is not a JSON record; the log is damaged "
+                    "(two runs writing to one folder?): start a new run"
+                ) from None
             good += len(line)
         if good < len(data):
             with open(self.path, "r+b") as fh:

@@ -46,6 +46,7 @@ class SymbolicProposer:
         self.renderer = Renderer(self.scales, task.targets, float(np.std(train.y)))
         self.positive = [j for j, s in enumerate(self.scales) if s.positive]
         self.positive_target = bool(np.all(train.y > 0))
+        self.max_terms = max(MAX_TERMS, len(self.scales))
 
     # -- helpers ---------------------------------------------------------------------------------
     def fits_budget(self, g: Genome) -> bool:
@@ -54,7 +55,7 @@ class SymbolicProposer:
             return False
         if not g.terms:
             return g.offset
-        return len(g.terms) <= MAX_TERMS and g.n_params(1) <= self.budget
+        return len(g.terms) <= self.max_terms and g.n_params(1) <= self.budget
 
     def render(self, g: Genome, seed: int = 0) -> tuple[str | dict[str, str], FitRecipe]:
         return self.renderer.render(g, seed)
@@ -86,11 +87,20 @@ class SymbolicProposer:
         for j in range(n):
             out.append(Genome(terms=(Term((self._default_factor(j),)),)))
         out.append(Genome(terms=tuple(Term((self._default_factor(j),)) for j in range(n))))
-        out.append(Genome(terms=(Term(tuple(self._default_factor(j) for j in range(n))),)))
+        # products: of powers (positive features) and exponentials (signed features), i.e.
+        # log-linear in log x and in x; and the same inside exp (log-linear in the target)
+        product = Term(tuple(self._product_factor(j) for j in range(n)))
+        out.append(Genome(terms=(product,)))
+        out.append(
+            Genome(terms=tuple(Term((Factor("log", j),)) for j in self.positive), outer="exp")
+        )
         for j in range(n):
             if not self.scales[j].positive:
                 out.append(Genome(terms=(Term((Factor("exp", j),)),)))
         return [g for g in out if self.fits_budget(g)]
+
+    def _product_factor(self, j: int) -> Factor:
+        return Factor("pow" if self.scales[j].positive else "exp", j)
 
     # -- variation -------------------------------------------------------------------------------
     def mutate(self, g: Genome, rng: np.random.Generator) -> Genome:
@@ -115,7 +125,7 @@ class SymbolicProposer:
     def crossover(self, a: Genome, b: Genome, rng: np.random.Generator) -> Genome:
         pool = list(a.terms) + [t for t in b.terms if t not in a.terms]
         for _ in range(20):
-            k = int(rng.integers(1, min(MAX_TERMS, len(pool)) + 1)) if pool else 0
+            k = int(rng.integers(1, min(self.max_terms, len(pool)) + 1)) if pool else 0
             idx = sorted(rng.choice(len(pool), size=k, replace=False).tolist()) if k else []
             child = dataclasses.replace(a, terms=tuple(pool[i] for i in idx))
             if self.fits_budget(child):
@@ -123,7 +133,7 @@ class SymbolicProposer:
         return a
 
     def _add_term(self, g: Genome, rng: np.random.Generator) -> Genome | None:
-        if len(g.terms) >= MAX_TERMS:
+        if len(g.terms) >= self.max_terms:
             return None
         k = 1 if rng.random() < 0.6 else 2
         js = rng.choice(len(self.scales), size=min(k, len(self.scales)), replace=False)

@@ -102,7 +102,8 @@ def evaluate(
                 return _failed(f"fold 1: {why}", start, failed[0] if failed else None)
             errors.append(FAILED_LOG_ERROR)
             continue
-        mse = np.mean((y_true - y_pred) ** 2, axis=0) / target_var
+        with np.errstate(over="ignore", invalid="ignore"):
+            mse = np.mean((y_true - y_pred) ** 2, axis=0) / target_var
         errors.append(float(min(FAILED_LOG_ERROR, math.log10(max(float(np.mean(mse)), 1e-12)))))
         if i == 0:
             val_r2 = r2(y_true, y_pred)

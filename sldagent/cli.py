@@ -147,6 +147,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_config(run_dir: Path) -> dict:
+    """A run directory's config.json, or a one-line error saying what a run directory is."""
+    path = run_dir / "config.json"
+    if not path.exists():
+        raise ValueError(f"{path} not found: give a run directory made by `sldagent discover`")
+    return json.loads(path.read_text())
+
+
 def _run_dir(args: argparse.Namespace, task_name: str) -> Path:
     if args.run_dir:
         return Path(args.run_dir)
@@ -165,12 +173,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     root = resolve_data_root(args.data_dir)
     if args.resume:
         run_dir = Path(args.resume)
-        cfg_path = run_dir / "config.json"
-        if not cfg_path.exists():
-            raise ValueError(
-                f"{cfg_path} not found: --resume takes a run directory made by `sldagent discover`"
-            )
-        saved = json.loads(cfg_path.read_text())
+        saved = _run_config(run_dir)
         task = load_task(saved["task"])
         config = SearchConfig.from_dict(saved["search"])
     else:
@@ -241,10 +244,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sldagent.export import export
 
     run_dir = Path(args.run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        raise ValueError(f"{cfg_path} not found: give a run directory made by `sldagent discover`")
-    saved = json.loads(cfg_path.read_text())
+    saved = _run_config(run_dir)
     text = export(run_dir, args.format, saved["features"], saved["targets"])
     if args.out:
         Path(args.out).write_text(text)
@@ -262,10 +262,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     from sldagent.task import load_train
 
     run_dir = Path(args.run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        raise ValueError(f"{cfg_path} not found: give a run directory made by `sldagent discover`")
-    task = load_task(json.loads(cfg_path.read_text())["task"])
+    task = load_task(_run_config(run_dir)["task"])
     train = load_train(task, resolve_data_root(args.data_dir))
     picked = sample_laws(RunLog(run_dir / "candidates.jsonl").read(), args.laws, args.sample)
     laws = [

@@ -387,6 +387,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, LawError, ValueError) as err:
         print(f"sldagent: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"sldagent: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("sldagent: interrupted", file=sys.stderr)
         return 130

@@ -15,7 +15,7 @@ import numpy as np
 from sldagent.fitters import FitRecipe, FitResult, fit_groups, predict_groups
 from sldagent.law import Law, LawError, parse_law
 from sldagent.metrics import r2
-from sldagent.task import Dataset, Task, load_test, load_train, split_validation
+from sldagent.task import DataError, Dataset, Task, load_test, load_train, split_validation
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Scored:
 def human_law(task: Task) -> Law:
     """The task's human-designed law, parsed with its declared parameters and the budget."""
     h = task.human
+    if h is None:
+        raise DataError(f"{task.path or task.name}: no [human] law; the baseline needs one")
     try:
         return parse_law(
             h.formula, task.features, task.targets, params=h.params, max_params=task.param_budget
@@ -113,13 +115,38 @@ def baseline(task: Task, root: Path, seed: int = 0) -> Baseline:
 def evaluate_text(
     task: Task, root: Path, text: str | dict, recipe: FitRecipe
 ) -> tuple[float, float]:
-    """(validation R², test R²) of a user's law: fit rows -> validation; all train -> test."""
+    """(validation R², test R²) of a user's law: fit rows -> validation; all train -> test.
+    A law that takes a log/power of non-positive data, or that cannot be fitted, is an error
+    saying where, not a silent -inf."""
     law = parse_law(text, task.features, task.targets, max_params=task.param_budget)
     train = load_train(task, root)
+    _check_positive(law, train)
     fit_rows, val_rows = split_validation(train)
-    val = fit_and_score(law, recipe, fit_rows, val_rows).r2
-    test = fit_and_score(law, recipe, train, load_test(task, root)).r2
-    return val, test
+    val = _fitted(fit_and_score(law, recipe, fit_rows, val_rows), "fit rows")
+    test = _fitted(fit_and_score(law, recipe, train, load_test(task, root)), "train rows")
+    return val.r2, test.r2
+
+
+def _check_positive(law: Law, rows: Dataset) -> None:
+    for name in sorted(law.positive_features()):
+        values = rows.frame[name].to_numpy(dtype=float)
+        bad = np.flatnonzero(values <= 0)
+        if bad.size:
+            raise DataError(
+                f"{rows.path}: column {name!r} has {bad.size} non-positive value(s) (first: "
+                f"{values[bad[0]]:g}) but the law takes a log or fractional power of it; "
+                "shift the feature or change the law"
+            )
+
+
+def _fitted(scored: Scored, rows: str) -> Scored:
+    failed = [(g, f) for g, f in scored.fits.items() if not f.ok]
+    if failed:
+        group, result = failed[0]
+        raise ValueError(
+            f"the law could not be fitted on the {rows} of group {group!r}: {result.message}"
+        )
+    return scored
 
 
 def score_best(best: dict, task: Task, root: Path) -> float:

@@ -215,6 +215,8 @@ class _TaskReader:
         keys = {"name", "description", "group", "features", "targets", "param_budget"}
         self.only(data, keys | {"columns", "validation", "human"}, "")
         name = self.get(data, "name", "", str)
+        if not name.isidentifier():
+            raise self.fail("name", "must be a plain identifier (it names the data folder)")
         group = self.get(data, "group", "", str)
         features, targets = self.names(data, "features"), self.names(data, "targets")
         columns = (group, *features, *targets)
@@ -510,7 +512,7 @@ def _cell(task: Task, column: str, cell: str, where: str) -> str | float:
     if column == task.group:
         if not cell.strip():
             raise DataError(f"{where}: empty group name; give every row its group")
-        return cell
+        return cell.strip()
     text = cell.strip()
     if not text:
         raise DataError(f"{where}: empty cell; fill in the value or remove the row")

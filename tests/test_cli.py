@@ -296,3 +296,60 @@ def test_too_many_parameters_for_the_budget(capsys, data_root: Path):
         capsys, "evaluate", "vocab_scaling_law", "--law", law, "--data-dir", str(data_root)
     )
     assert_user_error(code, err, "8 parameters", "budget is 7")
+
+
+def test_evaluate_log_of_a_non_positive_column_names_the_column(capsys, data_root: Path):
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "easy_question_scaling_law",
+        "--law",
+        "a + b*log(log_flops)",
+        "--data-dir",
+        str(data_root),
+    )
+    assert_user_error(code, err, "log_flops", "non-positive")
+
+
+def test_evaluate_reports_why_a_fit_failed(capsys, data_root: Path):
+    # the vocab target is negative: a log-space fit cannot run, and the user is told so
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "vocab_scaling_law",
+        "--law",
+        "a + b/vocab_size**c",
+        "--log-target",
+        "--data-dir",
+        str(data_root),
+    )
+    assert_user_error(code, err, "could not be fitted", "positive target")
+
+
+def test_baseline_of_a_task_without_a_human_law_is_a_user_error(
+    capsys, tiny_root: Path, tiny_toml: Path, tmp_path: Path
+):
+    text = tiny_toml.read_text()
+    no_human = tmp_path / "tiny_task.toml"
+    no_human.write_text(text[: text.index("[human]")])
+    code, _, err = run(capsys, "baseline", str(no_human), "--data-dir", str(tiny_root))
+    assert_user_error(code, err, "no [human] law")
+
+
+def test_an_unwritable_output_path_is_a_user_error(capsys, tmp_path: Path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(
+        json.dumps({"task": "x", "features": ["x"], "targets": ["y"]})
+    )
+    (run_dir / "best.json").write_text(json.dumps({"law": "a*x", "params": {"g": {"a": 1.0}}}))
+    code, _, err = run(
+        capsys,
+        "export",
+        str(run_dir),
+        "--format",
+        "json",
+        "--out",
+        str(tmp_path / "missing" / "dir" / "law.json"),
+    )
+    assert_user_error(code, err, "No such file")

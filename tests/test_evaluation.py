@@ -131,13 +131,20 @@ def test_human_recipe_carries_the_task_bounds_and_seed(tiny):
 
 def test_evaluate_text_gives_validation_and_test_r2(tiny, tiny_root: Path):
     task, train, test = tiny
-    text = "E + A * size**(-alpha)"
-    recipe = FitRecipe(bounds={"alpha": (0.0, 3.0)})
+    text = "E + A / size"
+    recipe = FitRecipe()
     val, tst = evaluate_text(task, tiny_root, text, recipe)
     law = parse_law(text, task.features, task.targets)
     fit_rows, val_rows = split_validation(train)
     assert val == fit_and_score(law, recipe, fit_rows, val_rows).r2
     assert tst == fit_and_score(law, recipe, train, test).r2
+
+
+def test_evaluate_text_says_why_a_group_cannot_be_fitted(tiny, tiny_root: Path):
+    task, _, _ = tiny
+    recipe = FitRecipe(bounds={"alpha": (0.0, 3.0)})
+    with pytest.raises(ValueError, match="could not be fitted.*cannot fix 3 parameters"):
+        evaluate_text(task, tiny_root, "E + A * size**(-alpha)", recipe)
 
 
 def test_evaluate_text_enforces_the_parameter_budget(tiny, tiny_root: Path):

@@ -152,9 +152,8 @@ def test_budgets_and_notable_translations():
 
 @pytest.mark.parametrize("name", sorted(SLDBENCH))
 def test_human_law_parses_with_declared_params_and_budget(name):
-    law_module = pytest.importorskip("sldagent.law")
-    if not hasattr(law_module, "parse_law"):
-        pytest.skip("sldagent.law.parse_law not available yet")
+    import sldagent.law as law_module
+
     task = load_task(name)
     law = law_module.parse_law(
         task.human.formula,
@@ -507,3 +506,10 @@ def test_rule_leaving_a_group_without_fit_rows_is_an_error(tiny_toml):
     rule = ValidationRule("largest", ("size",), count=1)
     message = _error(split_validation, _dataset(tiny_toml, rule, rows))
     assert "group 'c'" in message and "per_group" in message
+
+
+def test_a_task_name_that_is_not_an_identifier_is_refused(tiny_toml, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(tiny_toml.read_text().replace('name = "tiny_task"', 'name = "../escape"'))
+    with pytest.raises(DataError, match="identifier"):
+        load_task(bad)

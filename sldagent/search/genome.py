@@ -147,10 +147,9 @@ class FeatureScale:
 class Renderer:
     """Turns genomes into (law text, recipe) with per-parameter bounds and initial ranges."""
 
-    def __init__(self, scales: list[FeatureScale], targets: tuple[str, ...], target_std: float):
+    def __init__(self, scales: list[FeatureScale], targets: tuple[str, ...]):
         self.scales = scales
         self.targets = targets
-        self.target_std = target_std
 
     def render(self, g: Genome, seed: int = 0) -> tuple[str | dict[str, str], FitRecipe]:
         bounds: dict[str, tuple[float, float]] = {}

@@ -30,6 +30,7 @@ from sldagent.search.folds import (
     restrict_groups,
     with_far_fold,
 )
+from sldagent.search.genome import Genome
 from sldagent.search.population import Entry, Population, cell_of
 from sldagent.search.runlog import RunLog
 from sldagent.search.symbolic import SymbolicProposer
@@ -92,22 +93,19 @@ def _job(
     return evaluate(law, recipe, folds, target_var, selection, reject_above)
 
 
+@dataclass(frozen=True)
 class _Proposal:
-    __slots__ = (
-        "index",
-        "island",
-        "genome",
-        "text",
-        "recipe",
-        "law",
-        "operator",
-        "parents",
-        "proposer",
-    )
+    """A parsed candidate waiting for evaluation, with where it came from."""
 
-    def __init__(self, **kw):
-        for k, v in kw.items():
-            setattr(self, k, v)
+    index: int
+    island: int
+    genome: Genome | None
+    text: str | dict
+    recipe: FitRecipe
+    law: Law
+    operator: str
+    parents: tuple
+    proposer: str
 
 
 class Search:
@@ -130,7 +128,7 @@ class Search:
         self.log = RunLog(self.run_dir / "candidates.jsonl")
 
     # -- proposals -------------------------------------------------------------------------------
-    def _parse(self, text, recipe) -> Law | None:
+    def _parse(self, text: str | dict) -> Law | None:
         try:
             return parse_law(
                 text, self.task.features, self.task.targets, max_params=self.task.param_budget
@@ -143,7 +141,7 @@ class Search:
         if self.config.seed_human and self.task.human is not None:
             h = self.task.human
             recipe = FitRecipe(bounds=dict(h.bounds), init=dict(h.init), seed=self.config.seed)
-            law = self._parse(h.formula, recipe)
+            law = self._parse(h.formula)
             if law is not None:
                 out.append(
                     _Proposal(
@@ -160,7 +158,7 @@ class Search:
                 )
         for g in self.proposer.initial():
             text, recipe = self.proposer.render(g, self.config.seed)
-            law = self._parse(text, recipe)
+            law = self._parse(text)
             if law is None or law.key in self.seen or any(p.law.key == law.key for p in out):
                 continue
             out.append(
@@ -202,7 +200,7 @@ class Search:
                         g = self.proposer.mutate(g, rng)
                     op, pids = "mutate", (parents[0].id,)
                 text, recipe = self.proposer.render(g, self.config.seed)
-                law = self._parse(text, recipe)
+                law = self._parse(text)
                 if law is None or law.key in self.seen or law.key in batch_keys:
                     continue
                 batch_keys.add(law.key)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_errors import assert_user_error
 
 from sldagent.cli import main
 from sldagent.task import list_tasks
@@ -24,17 +25,6 @@ def run(capture, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capture.readouterr()
     return code, out, err
-
-
-def assert_user_error(code: int, err: str, *needles: str) -> None:
-    """Exit status 2 and exactly one line on stderr: `sldagent: error: ...`, no traceback."""
-    assert code == 2
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("sldagent: error: ")
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_errors import assert_user_error
 
 from sldagent.cli import main
 from sldagent.law import LawError, parse_law
@@ -92,17 +93,6 @@ def call(*argv: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(argv))
     return code, out.getvalue(), err.getvalue()
-
-
-def assert_user_error(code: int, err: str, *needles: str) -> None:
-    """Exit status 2 and exactly one line on stderr: `sldagent: error: ...`, no traceback."""
-    assert code == 2, err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("sldagent: error: ")
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def cli_env() -> dict[str, str]:

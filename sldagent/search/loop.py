@@ -20,8 +20,10 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from sldagent import __version__
-from sldagent.fitters import FitRecipe, fit_groups
+from sldagent.fitters import FitRecipe
 from sldagent.law import Law, LawError, parse_law
+from sldagent.search import consensus
+from sldagent.search.consensus import ConsensusConfig
 from sldagent.search.fitness import Evaluation, SelectionConfig, evaluate
 from sldagent.search.folds import (
     Fold,
@@ -51,6 +53,7 @@ class SearchConfig:
     crossover_rate: float = 0.25
     seed_human: bool = False
     selection: SelectionConfig = field(default_factory=SelectionConfig)
+    consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +62,7 @@ class SearchConfig:
     def from_dict(cls, d: dict) -> SearchConfig:
         d = dict(d)
         d["selection"] = SelectionConfig(**d.get("selection", {}))
+        d["consensus"] = ConsensusConfig(**d.get("consensus", {}))
         return cls(**d)
 
 
@@ -320,7 +324,7 @@ class Search:
                 generation += 1
                 if generation % self.config.migrate_every == 0:
                     self.population.migrate()
-        best = self._finish(done)
+        best = self._finish(done, jobs, backend)
         return SearchResult(self.run_dir, best, done, time.monotonic() - start)
 
     def _check_replay(self, generation: int, batch: list[_Proposal], logged: dict) -> None:
@@ -363,23 +367,26 @@ class Search:
                 )
         path.write_text(json.dumps(config, indent=2) + "\n")
 
-    def _finish(self, done: int) -> dict:
-        """Refit the best candidate on all training rows and write best.json / best.tex."""
-        records = {r["id"]: r for r in self.log.read()}
-        best_entry = self.population.best()
-        if best_entry is None:
+    def _finish(self, done: int, jobs: int = 1, backend: str = "loky") -> dict:
+        """Choose the final law by consensus among the best candidates (see consensus.py),
+        refit on all training rows, and write best.json / best.tex."""
+        logged = self.log.read()
+        if self.population.best() is None:
             raise ValueError(
                 f"no candidate could be fitted in {self.run_dir}; see candidates.jsonl"
             )
-        rec = records[best_entry.id]
-        recipe = FitRecipe.from_dict(rec["recipe"])
+        pool = consensus.candidates(logged, self.config.consensus)
+        with Parallel(n_jobs=jobs, backend=backend) as parallel:
+            fits_all = parallel(delayed(consensus.refit)(r, self.train) for r in pool)
+        pick, distances = consensus.medoid(pool, fits_all, self.train)
+        rec, fits = pool[pick], fits_all[pick]
         law = parse_law(rec["law"], self.task.features, self.task.targets)
-        fits = fit_groups(law, self.train.groups(), recipe)
         bad = [g for g, f in fits.items() if not f.ok]
         if bad:
             raise ValueError(
                 f"refit of the best law failed for group {bad[0]!r}: {fits[bad[0]].message}"
             )
+        records = {r["id"]: r for r in logged}
         best = {
             "task": self.task.name,
             "id": rec["id"],
@@ -397,6 +404,14 @@ class Search:
             "proposer": rec["proposer"],
             "seed_human": self.config.seed_human,
             "candidates": done,
+            "selection": {
+                "rule": "consensus medoid",
+                "best_fitness_id": pool[0]["id"],
+                "considered": [
+                    {"id": r["id"], "fitness": r["fitness"], "distance": d}
+                    for r, d in zip(pool, distances, strict=True)
+                ],
+            },
             "pareto": [
                 {
                     "id": e.id,

@@ -1,5 +1,5 @@
 """The consensus choice of the final law: the vote set, the probe beyond the training rows, and
-the medoid, on the tiny fixture task (fast) and on one real task."""
+the medoid, on two real tasks (parallel has 36 training rows: fast)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from sldagent.fitters import FitRecipe
 from sldagent.search.consensus import ConsensusConfig, candidates, medoid, probe, refit
 from sldagent.task import load_task, load_train, split_validation
-
 
 TASK = "parallel_scaling_law"
 AXIS = "parallel_size"

@@ -21,7 +21,6 @@ from sldagent.fitters import FitRecipe, FitResult, fit_groups, predict_groups
 from sldagent.law import parse_law
 from sldagent.task import Dataset, split_validation
 
-
 TIE = 0.01  # relative distance within which two laws count as the same prediction
 
 
@@ -88,8 +87,9 @@ def medoid(
     records: list[dict], fits: list[dict[str, FitResult]], train: Dataset
 ) -> tuple[int, list[float | None]]:
     """Index of the record whose probe predictions are closest to the median of all of them
-    (the simplest one among ties), and each record's distance (RMS, in units of the training target's standard deviation;
-    None for a law that failed to refit or predicts non-finite values)."""
+    (the simplest one among ties), and each record's distance (RMS, in units of the training
+    target's standard deviation; None for a law that failed to refit or predicts non-finite
+    values)."""
     task = train.task
     points = probe(train)
     scale = np.where(train.y.std(axis=0) > 0, train.y.std(axis=0), 1.0)

@@ -287,6 +287,34 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_holdout(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from sldagent.search.holdout import holdout
+    from sldagent.search.loop import SearchConfig
+    from sldagent.task import load_train
+
+    task = load_task(args.task)
+    train = load_train(task, resolve_data_root(args.data_dir))
+    run_dir = _run_dir(args, task.name + "-holdout")
+    config = SearchConfig(budget=args.budget, seed=args.seed)
+    res = holdout(train, config, run_dir, jobs=args.jobs or -1)
+    if args.json:
+        print(
+            json.dumps(
+                {k: _json_number(v) if isinstance(v, float) else v for k, v in asdict(res).items()}
+                | {"run_dir": str(run_dir)}
+            )
+        )
+    else:
+        print(f"{task.name}: search on train minus its validation slice, scored on that slice")
+        print(f"  chosen law        R² {_fmt(res.chosen_r2)}   {res.chosen_law}")
+        print(f"  best-fitness law  R² {_fmt(res.best_fitness_r2)}")
+        print(f"  human law (refit) R² {_fmt(res.human_r2)}")
+        print(f"  run {run_dir}  ({res.candidates} candidates, {res.seconds:.0f}s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sldagent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -370,6 +398,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_data_dir(p)
     p.set_defaults(func=cmd_rehearse)
+
+    p = sub.add_parser(
+        "holdout",
+        help="judge the search itself inside train: hold out the validation slice as a "
+        "pseudo-test, search on the rest, score the chosen law there (no test rows)",
+    )
+    p.add_argument("task")
+    p.add_argument("--budget", type=int, default=300, help="candidates to evaluate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=0, help="parallel workers (default: all cores)")
+    p.add_argument("--run-dir", help="where to write the run (default runs/TASK-holdout/...)")
+    p.add_argument("--json", action="store_true")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_holdout)
 
     p = sub.add_parser("export", help="write a run's best law as LaTeX, JSON, sympy or Python")
     p.add_argument("run_dir")

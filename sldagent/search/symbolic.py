@@ -22,10 +22,28 @@ from sldagent.search.genome import (
     Renderer,
     Term,
 )
-from sldagent.task import Dataset
+from sldagent.task import Dataset, Task
 
 MAX_TERMS = 4
 UNLIMITED_BUDGET = 16  # per target, when the task sets no parameter budget
+
+
+def ratio_scales(task: Task, X: np.ndarray) -> list[FeatureScale]:
+    """Dimensionless ratios of positive features that share a unit (two counts of the same
+    thing, e.g. how many times each item was seen): natural variables of a law by dimensional
+    analysis, built from the units the task declares, never from its name."""
+    out = []
+    positive = [j for j, f in enumerate(task.features) if f in task.positive]
+    for a, i in enumerate(positive):
+        for j in positive[a + 1 :]:
+            fi, fj = task.features[i], task.features[j]
+            unit = task.feature_info[fi].unit if fi in task.feature_info else ""
+            if not unit or unit != (task.feature_info[fj].unit if fj in task.feature_info else ""):
+                continue
+            ratio = X[:, j] / X[:, i]
+            if np.all(ratio > 0) and np.ptp(np.log(ratio)) > 1e-9:
+                out.append(FeatureScale.from_values(f"{fj}/{fi}", ratio, True))
+    return out
 
 
 class SymbolicProposer:
@@ -40,6 +58,8 @@ class SymbolicProposer:
             FeatureScale.from_values(f, X[:, j], f in task.positive)
             for j, f in enumerate(task.features)
         ]
+        self.n_features = len(self.scales)
+        self.scales += ratio_scales(task, X)
         self.n_targets = len(task.targets)
         budget = task.param_budget
         self.budget = (budget // self.n_targets) if budget else UNLIMITED_BUDGET
@@ -82,7 +102,7 @@ class SymbolicProposer:
 
     # -- the initial population: generic forms only (DESIGN invariant 4) --------------------------
     def initial(self) -> list[Genome]:
-        n = len(self.scales)
+        n = self.n_features  # derived ratios enter by mutation only
         out = [Genome(terms=())]
         for j in range(n):
             out.append(Genome(terms=(Term((self._default_factor(j),)),)))
@@ -92,7 +112,9 @@ class SymbolicProposer:
         product = Term(tuple(self._product_factor(j) for j in range(n)))
         out.append(Genome(terms=(product,)))
         out.append(
-            Genome(terms=tuple(Term((Factor("log", j),)) for j in self.positive), outer="exp")
+            Genome(
+                terms=tuple(Term((Factor("log", j),)) for j in self.positive if j < n), outer="exp"
+            )
         )
         for j in range(n):
             if not self.scales[j].positive:

@@ -13,6 +13,8 @@ import io
 import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +207,8 @@ def test_malformed_json_keeps_the_complete_candidates(vocab, tmp_path: Path):
         ({"law": GOOD, "params": {"a": {"bounds": [3, 0]}}}, "low 3 is above high 0"),
         ({"law": GOOD, "params": {"a": {"init": [0, None]}}}, "must be finite"),
         ({"law": GOOD, "params": {"a": {"bounds": ["zero", 1]}}}, "is not a number"),
+        ({"law": GOOD, "params": {"a": {"bounds": [1e400, 1e400]}}}, "no finite value"),
+        ({"law": {"__class__": GOOD}}, "unexpected ['__class__']"),
         ({"law": GOOD, "params": "a in [0, 1]"}, '"params" must be an object'),
         ({"law": GOOD, "log_target": "yes"}, "log_target"),
         ({"formula": GOOD}, 'needs "law"'),
@@ -485,3 +489,19 @@ def test_cli_llm_flag_errors_are_one_line(tmp_path: Path, data_root: Path):
     (tmp_path / "sym" / "config.json").write_text(json.dumps({"task": TASK}))
     code, _, err = call("discover", "--replay", str(tmp_path / "sym"), "--data-dir", str(data_root))
     assert_user_error(code, err, "llm_cache.jsonl")
+
+
+def test_the_cost_estimate_script_counts_the_prompt_the_proposer_builds(data_root: Path):
+    script = Path(__file__).resolve().parents[1] / "scripts" / "llm_cost.py"
+    out = subprocess.run(
+        [sys.executable, str(script), TASK, "--data-dir", str(data_root), "--budget", "32"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    head, columns, row = out.stdout.strip().splitlines()
+    assert "budget 32: 2 generations of 16; requests 4 (every law usable) to 8" in head
+    name, prompt, reply, low, high = row.split()
+    assert name == TASK and int(prompt) > 500 and int(reply) > 500
+    assert float(high) == pytest.approx(2 * float(low), abs=0.002)

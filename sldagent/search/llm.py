@@ -307,8 +307,9 @@ class LLMProposer:
         if not isinstance(item, dict):
             raise ValueError(f"a candidate must be a JSON object, got {type(item).__name__}")
         text = item.get("law")
-        if isinstance(text, dict) and len(self.task.targets) == 1 and len(text) == 1:
-            text = next(iter(text.values()))
+        targets = self.task.targets
+        if isinstance(text, dict) and len(targets) == 1 and list(text) == list(targets):
+            text = text[targets[0]]  # {target: formula} for a single target
         if not isinstance(text, str | dict) or not text:
             raise ValueError('a candidate needs "law": a formula (one per target)')
         law = parse_law(
@@ -318,7 +319,8 @@ class LLMProposer:
         loss = item.get("loss", "linear") or "linear"
         if loss not in LOSSES:
             raise ValueError(f"loss {str(loss)[:40]!r} is not one of {', '.join(LOSSES)}")
-        log_target = item.get("log_target", False)
+        log_target = item.get("log_target")
+        log_target = False if log_target is None else log_target
         if not isinstance(log_target, bool):
             raise ValueError('"log_target" must be true or false')
         recipe = FitRecipe(
@@ -349,7 +351,9 @@ def _param_ranges(
     if params is None:
         return {}, {}
     if isinstance(params, list):  # [{"name": ..., "bounds": ..., "init": ...}, ...]
-        params = {p.get("name"): p for p in params if isinstance(p, dict)}
+        params = {
+            p["name"]: p for p in params if isinstance(p, dict) and isinstance(p.get("name"), str)
+        }
     if not isinstance(params, dict):
         raise ValueError('"params" must be an object {name: {"bounds": [lo, hi], "init": [..]}}')
     bounds, init = {}, {}
@@ -384,6 +388,8 @@ def _pair(value: object, where: str, finite: bool) -> tuple[float, float]:
     lo, hi = out
     if finite and not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{where}: the range starts are drawn from must be finite")
+    if lo == math.inf or hi == -math.inf:
+        raise ValueError(f"{where}: [{lo:g}, {hi:g}] leaves no finite value")
     if not lo <= hi:
         raise ValueError(f"{where}: low {lo:g} is above high {hi:g}")
     return lo, hi

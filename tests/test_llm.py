@@ -485,6 +485,8 @@ def test_cli_llm_flag_errors_are_one_line(tmp_path: Path, data_root: Path):
     assert_user_error(code, err, "--price-in")
     code, _, err = call(*base, *args, "--llm-share", "0")
     assert_user_error(code, err, "--llm-share")
+    code, _, err = call(*base, "--resume", str(tmp_path), "--replay", str(tmp_path))
+    assert_user_error(code, err, "not both")
     (tmp_path / "sym").mkdir()
     (tmp_path / "sym" / "config.json").write_text(json.dumps({"task": TASK}))
     code, _, err = call("discover", "--replay", str(tmp_path / "sym"), "--data-dir", str(data_root))

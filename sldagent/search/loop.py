@@ -4,6 +4,8 @@ Deterministic by construction: generation g's proposals come from a generator se
 (seed, g, slot) and the population state after generation g-1; evaluation runs in parallel
 (joblib) but results are inserted in proposal order. Every evaluated candidate is appended to
 candidates.jsonl as it completes; resuming replays the log instead of re-evaluating.
+Proposers: the symbolic one, an LLM (search/llm.py) or a mix; LLM replies come from the run's
+cache (llm_cache.jsonl) when it has them, so a resumed or replayed run sees the same proposals.
 The search sees training rows only (DESIGN invariant 1): it never imports the evaluation module.
 """
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -162,19 +164,96 @@ def _run_dir(args: argparse.Namespace, task_name: str) -> Path:
     return Path("runs") / task_name / f"{stamp}-seed{args.seed}"
 
 
+# discover's LLM client flags -> ClientSettings fields (on --resume, a flag overrides the saved
+# value; without the flag the saved value stands)
+_CLIENT_FLAGS = {
+    "request_timeout": "timeout",
+    "retries": "retries",
+    "retry_delay": "retry_delay",
+    "price_in": "price_in",
+    "price_out": "price_out",
+    "max_cost": "max_cost",
+    "max_total_tokens": "max_total_tokens",
+}
+
+
+def _llm_config(args: argparse.Namespace):
+    """The LLM settings that shape the search (None for the symbolic proposer)."""
+    from sldagent.search.llm import LLMConfig
+
+    if args.proposer in (None, "symbolic"):
+        if args.model:
+            raise ValueError("--model is for --proposer llm or mix")
+        return None
+    if not args.model:
+        raise ValueError(f"--proposer {args.proposer} needs --model (the LLM to ask)")
+    given = {"temperature": args.temperature, "max_tokens": args.max_tokens}
+    return LLMConfig(model=args.model, **{k: v for k, v in given.items() if v is not None})
+
+
+def _chat_client(args: argparse.Namespace, config, saved: dict | None, run_dir: Path):
+    """The chat client of an LLM run: flags, else the run's saved settings, else defaults;
+    the key comes from $OPENAI_API_KEY only and is never written anywhere."""
+    from sldagent.llm_client import ChatClient, ClientSettings
+
+    if config.proposer == "symbolic":
+        return None
+    old = dict((saved or {}).get("llm_client") or {})
+    fields = {}
+    for flag, name in _CLIENT_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            fields[name] = value
+        elif name in old:
+            fields[name] = old[name]
+    base_url = args.base_url or old.get("base_url") or os.environ.get("OPENAI_BASE_URL") or None
+    replay = bool(args.replay) or bool(old.get("replay", False))
+    settings = ClientSettings(base_url=base_url, replay=replay, **fields)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return ChatClient(
+        settings,
+        run_dir / "llm_cache.jsonl",
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+        seed=config.seed,
+    )
+
+
+def _replay_source(source: Path, run_dir: Path) -> dict:
+    """The saved config of the run to replay; its LLM cache is copied into the new run."""
+    saved = _run_config(source)
+    cache = source / "llm_cache.jsonl"
+    if not cache.is_file():
+        raise ValueError(f"{cache} not found: --replay needs a run made with --proposer llm or mix")
+    if run_dir.resolve() == source.resolve():
+        raise ValueError("--replay writes a new run: give another --run-dir than the replayed run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "llm_cache.jsonl").exists():
+        shutil.copyfile(cache, run_dir / "llm_cache.jsonl")
+    return saved
+
+
 def cmd_discover(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sldagent.evaluation import score_best
+    from sldagent.llm_client import LLMUnavailable
     from sldagent.search.fitness import SelectionConfig
     from sldagent.search.loop import Search, SearchConfig
     from sldagent.task import load_train
 
     root = resolve_data_root(args.data_dir)
+    saved = None
+    if args.resume and args.replay:
+        raise ValueError("give --resume RUN_DIR or --replay RUN_DIR, not both")
     if args.resume:
         run_dir = Path(args.resume)
         saved = _run_config(run_dir)
         task = load_task(saved["task"])
+        config = SearchConfig.from_dict(saved["search"])
+    elif args.replay:
+        task = load_task(_run_config(Path(args.replay))["task"])
+        run_dir = _run_dir(args, task.name)
+        saved = _replay_source(Path(args.replay), run_dir)
         config = SearchConfig.from_dict(saved["search"])
     else:
         if not args.task:
@@ -186,8 +265,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
             seed=args.seed,
             seed_human=args.seed_human,
             selection=SelectionConfig(),
+            proposer=args.proposer or "symbolic",
+            llm_share=args.llm_share,
+            llm=_llm_config(args),
         )
     train = load_train(task, root)
+    chat = _chat_client(args, config, saved, run_dir)
     jobs = args.jobs if args.jobs else -1
     bar = tqdm(
         total=config.budget,
@@ -200,13 +283,18 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     def progress(p) -> None:
         bar.update(p.done - bar.n)
-        bar.set_postfix_str(f"best val R² {_fmt(p.best_validation_r2)}", refresh=False)
+        spent = f", LLM {p.llm_tokens / 1000:.1f}k tok ${p.llm_cost:.3f}" if chat else ""
+        bar.set_postfix_str(f"best val R² {_fmt(p.best_validation_r2)}{spent}", refresh=False)
 
-    search = Search(task, train, config, run_dir)
+    search = Search(task, train, config, run_dir, chat)
     try:
         result = search.run(
             jobs=jobs, backend=args.backend, time_limit=args.time_limit, progress=progress
         )
+    except LLMUnavailable as err:
+        raise LLMUnavailable(
+            f"{err}; the run's log is intact: continue with `sldagent discover --resume {run_dir}`"
+        ) from None
     finally:
         bar.close()
     best = result.best
@@ -220,6 +308,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
     print(f"validation  R² {_fmt(best['validation_r2'])}")
     print(f"test        R² {_fmt(test_r2)}   (human law, published: {_fmt(human, 3)})")
     print(f"run         {run_dir}  ({result.candidates} candidates, {result.seconds:.0f}s)")
+    if chat is not None:
+        u = chat.usage
+        print(
+            f"LLM         {u.requests} requests, {u.prompt_tokens} prompt + "
+            f"{u.completion_tokens} completion tokens, ${chat.cost:.4f}"
+        )
+    if result.stopped:
+        print(f"stopped     {result.stopped}")
     if args.json:
         print(
             json.dumps(
@@ -234,6 +330,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
                     "candidates": result.candidates,
                     "seconds": round(result.seconds, 2),
                     "seed_human": config.seed_human,
+                    "proposer": config.proposer,
+                    "stopped": result.stopped,
+                    "llm_usage": chat.usage_dict() if chat is not None else None,
                 }
             )
         )
@@ -315,6 +414,49 @@ def cmd_holdout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_llm_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "LLM proposer (any OpenAI-compatible server; the key comes from $OPENAI_API_KEY)"
+    )
+    g.add_argument(
+        "--proposer",
+        choices=["symbolic", "llm", "mix"],
+        default=None,
+        help="who proposes laws (default symbolic: no LLM)",
+    )
+    g.add_argument(
+        "--llm-share",
+        type=float,
+        default=0.5,
+        help="mix: share of each generation's slots the LLM fills (default 0.5)",
+    )
+    g.add_argument("--model", help="model name as the server knows it")
+    g.add_argument(
+        "--base-url", help="server URL, e.g. http://localhost:8000/v1 (else $OPENAI_BASE_URL)"
+    )
+    g.add_argument("--temperature", type=float, default=None, help="sampling temperature (0.8)")
+    g.add_argument("--max-tokens", type=int, default=None, help="tokens per reply (4096)")
+    g.add_argument("--request-timeout", type=float, default=None, help="seconds per request (120)")
+    g.add_argument("--retries", type=int, default=None, help="retries on timeouts, 429 and 5xx (6)")
+    g.add_argument(
+        "--retry-delay",
+        type=float,
+        default=None,
+        help="first backoff in seconds, doubled every retry, with jitter (2)",
+    )
+    g.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (0)")
+    g.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens (0)")
+    g.add_argument("--max-cost", type=float, default=None, help="stop the run at this many USD")
+    g.add_argument(
+        "--max-total-tokens", type=int, default=None, help="stop the run at this many tokens"
+    )
+    g.add_argument(
+        "--replay",
+        metavar="RUN_DIR",
+        help="re-run an LLM run from its cached replies (no server) into a new --run-dir",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sldagent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -380,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="last line of stdout: a JSON summary")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_data_dir(p)
+    _add_llm_arguments(p)
     p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser(

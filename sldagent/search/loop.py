@@ -4,6 +4,8 @@ Deterministic by construction: generation g's proposals come from a generator se
 (seed, g, slot) and the population state after generation g-1; evaluation runs in parallel
 (joblib) but results are inserted in proposal order. Every evaluated candidate is appended to
 candidates.jsonl as it completes; resuming replays the log instead of re-evaluating.
+Proposers: the symbolic one, an LLM (search/llm.py) or a mix; LLM replies come from the run's
+cache (llm_cache.jsonl) when it has them, so a resumed or replayed run sees the same proposals.
 The search sees training rows only (DESIGN invariant 1): it never imports the evaluation module.
 """
 
@@ -22,6 +24,7 @@ from joblib import Parallel, delayed
 from sldagent import __version__
 from sldagent.fitters import FitRecipe
 from sldagent.law import Law, LawError, parse_law
+from sldagent.llm_client import ChatClient, LLMUnavailable, ProposerStopped
 from sldagent.search import consensus
 from sldagent.search.consensus import ConsensusConfig
 from sldagent.search.fitness import Evaluation, SelectionConfig, evaluate
@@ -33,12 +36,15 @@ from sldagent.search.folds import (
     with_far_fold,
 )
 from sldagent.search.genome import Genome
+from sldagent.search.llm import LLMConfig, LLMProposer, Shown, shown_law
 from sldagent.search.population import Entry, Population, cell_of
 from sldagent.search.runlog import RunLog
 from sldagent.search.symbolic import SymbolicProposer
 from sldagent.task import Dataset, Task
 
 TIMING_FIELDS = ("seconds",)
+PROPOSERS = ("symbolic", "llm", "mix")
+MIX_STREAM = 1  # extra seed word of the generator that assigns mix-mode slots
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,17 @@ class SearchConfig:
     seed_human: bool = False
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
+    proposer: str = "symbolic"  # symbolic | llm | mix
+    llm_share: float = 0.5  # mix: chance that a slot of a generation goes to the LLM
+    llm: LLMConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.proposer not in PROPOSERS:
+            raise ValueError(f"--proposer must be one of {', '.join(PROPOSERS)}")
+        if self.proposer != "symbolic" and self.llm is None:
+            raise ValueError(f"--proposer {self.proposer} needs --model (the LLM to ask)")
+        if not 0 < self.llm_share <= 1:
+            raise ValueError("--llm-share must be in (0, 1]")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,6 +80,8 @@ class SearchConfig:
         d = dict(d)
         d["selection"] = SelectionConfig(**d.get("selection", {}))
         d["consensus"] = ConsensusConfig(**d.get("consensus", {}))
+        if d.get("llm") is not None:
+            d["llm"] = LLMConfig(**d["llm"])
         return cls(**d)
 
 
@@ -74,6 +93,8 @@ class Progress:
     budget: int
     best_validation_r2: float
     elapsed: float
+    llm_tokens: int = 0
+    llm_cost: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,7 @@ class SearchResult:
     best: dict
     candidates: int
     seconds: float
+    stopped: str | None = None  # why the search ended before its budget, if it did
 
 
 def _job(
@@ -110,12 +132,20 @@ class _Proposal:
     operator: str
     parents: tuple
     proposer: str
+    note: dict | None = None  # LLM proposals: request key and rationale
 
 
 class Search:
     """One discovery run over one task's training rows."""
 
-    def __init__(self, task: Task, train: Dataset, config: SearchConfig, run_dir: Path):
+    def __init__(
+        self,
+        task: Task,
+        train: Dataset,
+        config: SearchConfig,
+        run_dir: Path,
+        chat: ChatClient | None = None,
+    ):
         if train.split != "train":
             raise ValueError("the search takes training rows only")
         self.task, self.train, self.config = task, train, config
@@ -130,6 +160,15 @@ class Search:
         self.population = Population(config.islands)
         self.seen: set[str] = set()
         self.log = RunLog(self.run_dir / "candidates.jsonl")
+        self.chat = chat
+        self.llm = None
+        if config.proposer != "symbolic":
+            if chat is None:
+                raise ValueError(f"--proposer {config.proposer} needs a chat client")
+            rejected = self.run_dir / "llm_rejected.jsonl"
+            self.llm = LLMProposer(train, config.llm, chat, config.seed, rejected)
+        self.shown: dict[int, Shown] = {}
+        self.stopped: str | None = None
 
     # -- proposals -------------------------------------------------------------------------------
     def _parse(self, text: str | dict) -> Law | None:
@@ -160,7 +199,7 @@ class Search:
                         proposer="human",
                     )
                 )
-        for g in self.proposer.initial():
+        for g in self.proposer.initial() if self.config.proposer != "llm" else []:
             text, recipe = self.proposer.render(g, self.config.seed)
             law = self._parse(text)
             if law is None or law.key in self.seen or any(p.law.key == law.key for p in out):
@@ -178,12 +217,57 @@ class Search:
                     proposer="symbolic",
                 )
             )
+        if self.llm is not None:
+            n = self.config.batch if self.config.proposer == "llm" else self._mix_count()
+            slots = list(range(len(out), len(out) + n))
+            out.extend(self._llm_proposals(0, slots, {p.law.key for p in out}))
         return out
+
+    def _mix_count(self) -> int:
+        return max(1, round(self.config.llm_share * self.config.batch))
+
+    def _llm_slots(self, generation: int, size: int) -> list[int]:
+        """The slots of a generation the LLM fills: all of them, none, or (mix) each with
+        probability llm_share, decided by a generator seeded with (seed, generation, slot)."""
+        if self.config.proposer == "symbolic":
+            return []
+        if self.config.proposer == "llm":
+            return list(range(size))
+        seed = self.config.seed
+        return [
+            s
+            for s in range(size)
+            if np.random.default_rng([seed, generation, s, MIX_STREAM]).random()
+            < self.config.llm_share
+        ]
+
+    def _llm_proposals(self, generation: int, slots: list[int], taken: set[str]) -> list[_Proposal]:
+        """LLM candidates for the given slots (in slot order; fewer if the replies ran short)."""
+        taken = self.seen | taken
+        got = self.llm.propose(generation, len(slots), self.population, self.shown, taken)
+        return [
+            _Proposal(
+                index=slot,
+                island=slot % self.config.islands,
+                genome=None,
+                text=c.text,
+                recipe=c.recipe,
+                law=c.law,
+                operator="llm",
+                parents=c.parents,
+                proposer="llm",
+                note=c.note,
+            )
+            for slot, c in zip(slots, got, strict=False)
+        ]
 
     def _propose(self, generation: int, size: int) -> list[_Proposal]:
         out: list[_Proposal] = []
         batch_keys: set[str] = set()
+        llm_slots = self._llm_slots(generation, size)
         for slot in range(size):
+            if slot in llm_slots:
+                continue
             island = slot % self.config.islands
             rng = np.random.default_rng([self.config.seed, generation, slot])
             for _attempt in range(12):
@@ -222,6 +306,9 @@ class Search:
                     )
                 )
                 break
+        if llm_slots:
+            out.extend(self._llm_proposals(generation, llm_slots, batch_keys))
+            out.sort(key=lambda p: p.index)
         return out
 
     # -- records ---------------------------------------------------------------------------------
@@ -248,11 +335,12 @@ class Search:
             "params": ev.params,
             "message": ev.message,
             "seconds": round(ev.seconds, 4),
-        }
+        } | ({"llm": p.note} if p.note is not None else {})
 
     def _insert(self, p: _Proposal, rec: dict) -> None:
         self.seen.add(rec["key"])
-        outer = p.genome.outer if p.genome is not None else "human"
+        self.shown[rec["id"]] = shown_law(rec)
+        outer = p.genome.outer if p.genome is not None else p.proposer
         entry = Entry(
             id=rec["id"],
             genome=p.genome,
@@ -282,10 +370,17 @@ class Search:
             while done < self.config.budget:
                 if time_limit is not None and time.monotonic() - start > time_limit:
                     break
-                if generation == 0:
-                    batch = self._initial()
-                else:
-                    batch = self._propose(generation, self.config.batch)
+                try:
+                    if generation == 0:
+                        batch = self._initial()
+                    else:
+                        batch = self._propose(generation, self.config.batch)
+                except ProposerStopped as stop:  # a cost/token cap, or a model run dry
+                    self.stopped = str(stop)
+                    break
+                except LLMUnavailable:  # the log is intact; the run resumes from it
+                    self._write_usage()
+                    raise
                 batch = batch[: self.config.budget - done]
                 if not batch:
                     generation += 1
@@ -317,15 +412,22 @@ class Search:
                             best_r2 = rec["validation_r2"]
                     if progress is not None:
                         progress(
-                            Progress(done, self.config.budget, best_r2, time.monotonic() - start)
+                            Progress(
+                                done,
+                                self.config.budget,
+                                best_r2,
+                                time.monotonic() - start,
+                                *self._usage(),
+                            )
                         )
                 for _ in fresh_iter:  # drain (cannot happen unless batch logic changes)
                     pass
                 generation += 1
                 if generation % self.config.migrate_every == 0:
                     self.population.migrate()
+        self._write_usage()
         best = self._finish(done, jobs, backend)
-        return SearchResult(self.run_dir, best, done, time.monotonic() - start)
+        return SearchResult(self.run_dir, best, done, time.monotonic() - start, self.stopped)
 
     def _check_replay(self, generation: int, batch: list[_Proposal], logged: dict) -> None:
         """A logged record stands in for a proposal only if it is that proposal (same law and
@@ -353,18 +455,40 @@ class Search:
             "targets": list(self.task.targets),
             "param_budget": self.task.param_budget,
             "folds": len(self.folds),
-            "proposer": "symbolic",
+            "proposer": self.config.proposer,
             "jobs": jobs,
             "backend": backend,
             "seed_human": self.config.seed_human,
         }
+        if self.chat is not None:
+            config["llm_client"] = self.chat.settings.to_dict()
+            config["llm_usage"] = self.chat.usage_dict()
         if path.exists():
             old = json.loads(path.read_text())
-            if old.get("task") != self.task.name or old.get("search") != config["search"]:
+            try:  # compare with defaults filled in: a run made before a setting existed resumes
+                old_search = SearchConfig.from_dict(old.get("search", {})).to_dict()
+            except (TypeError, ValueError):
+                old_search = None
+            if old.get("task") != self.task.name or old_search != config["search"]:
                 raise ValueError(
                     f"{path}: this run was started with other settings; "
                     "resume it with the same task, seed and budget, or use a new run"
                 )
+        path.write_text(json.dumps(config, indent=2) + "\n")
+
+    def _usage(self) -> tuple[int, float]:
+        """LLM token count and USD spent so far (zero without an LLM)."""
+        if self.chat is None:
+            return 0, 0.0
+        return self.chat.usage.total_tokens, self.chat.cost
+
+    def _write_usage(self) -> None:
+        """Bring the token and cost totals in config.json up to date."""
+        path = self.run_dir / "config.json"
+        if self.chat is None or not path.exists():
+            return
+        config = json.loads(path.read_text())
+        config["llm_usage"] = self.chat.usage_dict()
         path.write_text(json.dumps(config, indent=2) + "\n")
 
     def _finish(self, done: int, jobs: int = 1, backend: str = "loky") -> dict:

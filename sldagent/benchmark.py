@@ -320,7 +320,10 @@ def benchmark(
             "data_root": str(config.data_root),
             "sr": config.sr.to_dict(),
         },
-        "wall_seconds": round(time.monotonic() - start, 1),
+        "search_seconds": round(
+            sum(r["seconds"] or 0.0 for r in records if r["kind"] == "sldagent"), 1
+        ),
+        "invocation_seconds": round(time.monotonic() - start, 1),
         "results": records,
     }
     write_report(config.out, results)

@@ -24,6 +24,7 @@ SPLITS = (  # label, marker, colour
     ("test rows (sealed)", "^", "#d62728"),
 )
 MAX_CURVES = 10  # above this many slices of the other features, the law is drawn per row
+MAX_JOINED = 30  # per-row predictions of at most this many near-slices are joined by lines
 DPI = 110
 
 
@@ -176,6 +177,34 @@ def _draw_law(ax, task, X_all, xi, ti, group, predict, label, log_x, handles) ->
         X_all[:, xi], y, marker="o", s=16, facecolor="none", edgecolor="0.1", lw=0.7, zorder=4
     )
     handles.setdefault(f"{label}, at each row", h)
+    keys = _near_slices(X_all[:, others])
+    # join a slice only if it is one configuration seen at several x (one row per x)
+    joined = [
+        k
+        for k in set(keys.tolist())
+        if 1 < len(np.unique(X_all[keys == k, xi])) == int(np.sum(keys == k))
+    ]
+    if len(joined) <= MAX_JOINED:
+        for k in joined:
+            rows = np.flatnonzero(keys == k)
+            rows = rows[np.argsort(X_all[rows, xi], kind="stable")]
+            (line,) = ax.plot(X_all[rows, xi], y[rows], color="0.15", lw=0.8, alpha=0.6, zorder=2)
+            handles.setdefault(f"{label}, rows with similar other features joined", line)
+
+
+def _near_slices(values: np.ndarray, rel: float = 0.05) -> np.ndarray:
+    """A slice id per row: rows whose other features are all within ~5% of each other (runs of
+    one model configuration whose size drifts a little with the scale axis) share an id."""
+    ids = np.zeros(len(values), dtype=np.int64)
+    for j in range(values.shape[1]):
+        col = values[:, j]
+        order = np.argsort(col, kind="stable")
+        sorted_col = col[order]
+        gap = np.diff(sorted_col) > rel * np.maximum(np.abs(sorted_col[:-1]), 1e-300)
+        cluster = np.empty(len(col), dtype=np.int64)
+        cluster[order] = np.concatenate([[0], np.cumsum(gap)])
+        ids = ids * (int(cluster.max()) + 1) + cluster
+    return np.unique(ids, return_inverse=True)[1]
 
 
 def predicted_vs_actual(

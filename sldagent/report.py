@@ -425,7 +425,9 @@ def _header_lines(results: dict) -> list[str]:
     return [
         f"Created {results['created']} by sldagent {results['sldagent_version']}"
         + (f" with `{results['command']}`" if results.get("command") else "")
-        + f"; wall time {results['wall_seconds']:.0f} s.",
+        + f". Search wall time, summed over runs (all invocations): "
+        f"{results['search_seconds']:.0f} s; this invocation ran and scored in "
+        f"{results['invocation_seconds']:.0f} s.",
         f"Tasks: {', '.join(c['tasks'])}; seeds 0–{c['seeds'] - 1}; budget {c['budget']} "
         f"candidates per run; proposer {c['proposer']}; data root `{c['data_root']}`.",
     ]

@@ -2,7 +2,8 @@
 the law along the task's main scale axis, predicted vs actual on test rows, LaTeX as PNG.
 
 Every axis is labelled, every figure has a legend, an axis is logarithmic when its data span
-more than two decades. Nothing here opens data files: the report passes the rows in.
+more than two decades (the scale axis: more than one). Nothing here opens data files: the
+report passes the rows in.
 """
 
 from __future__ import annotations
@@ -97,8 +98,11 @@ def law_panels(
     """Observations and the law along the scale axis, one panel per (group, target)."""
     x_name = scale_axis(task)
     xi = task.features.index(x_name)
-    n_rows, n_cols = _grid(len(panels))
-    fig = Figure(figsize=(4.3 * n_cols, 3.4 * n_rows + 0.6), layout="constrained")
+    targets = list(dict.fromkeys(t for _, t in panels))
+    # several targets: one row per group, one column per target
+    n_rows, n_cols = _grid(len(panels), max_cols=3 if len(targets) == 1 else len(targets))
+    width = 4.3 if n_cols <= 3 else 3.6
+    fig = Figure(figsize=(width * n_cols, 0.8 * width * n_rows + 0.6), layout="constrained")
     handles: dict[str, object] = {}
     for k, (group, target) in enumerate(panels):
         ax = fig.add_subplot(n_rows, n_cols, k + 1)
@@ -106,7 +110,8 @@ def law_panels(
         ti = task.targets.index(target)
         X_all = np.concatenate([r.fit[0], r.val[0], r.test[0]])
         y_all = np.concatenate([r.fit[1], r.val[1], r.test[1]])[:, ti]
-        log_x, log_y = spans_decades(X_all[:, xi]), spans_decades(y_all)
+        # a scale axis gets a log scale from one decade on (model sizes, data sizes)
+        log_x, log_y = spans_decades(X_all[:, xi], 1.0), spans_decades(y_all)
         _shade_regions(ax, r, xi, handles)
         _draw_law(ax, task, X_all, xi, ti, group, predict, law_label, log_x, handles)
         splits = zip(SPLITS, (r.fit, r.val, r.test), strict=True)

@@ -197,9 +197,18 @@ def summary_cells(rows: list[TaskSummary]) -> list[list[str]]:
     return cells
 
 
+def summary_header(results: dict) -> tuple[str, ...]:
+    """The summary table's header; the SR column names its method when one ran everywhere."""
+    methods = {r["method"] for r in records(results, "sr")}
+    if len(methods) == 1 and None not in methods:
+        return tuple(f"SR ({methods.pop()})" if h == "SR baseline" else h for h in SUMMARY_HEADER)
+    return SUMMARY_HEADER
+
+
 def markdown_table(results: dict) -> str:
     """The summary table in Markdown (what `sldagent benchmark` prints and README.md holds)."""
-    lines = ["| " + " | ".join(SUMMARY_HEADER) + " |", "|" + "---|" * len(SUMMARY_HEADER)]
+    header = summary_header(results)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in summary_cells(summarize(results))]
     return "\n".join(lines) + "\n"
 
@@ -502,7 +511,9 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
     body = ["<h1>sldagent benchmark report</h1>"]
     body += [f'<p class="note">{e(line.replace("`", ""))}</p>' for line in _header_lines(results)]
     body.append("<h2>Summary (test R²)</h2>")
-    body.append(_html_table(SUMMARY_HEADER, summary_cells(summarize(results)), mean_last=True))
+    body.append(
+        _html_table(summary_header(results), summary_cells(summarize(results)), mean_last=True)
+    )
     body += [f'<p class="note">{e(n)}</p>' for n in table_notes(results)]
     for name in results["config"]["tasks"]:
         f = figures[name]

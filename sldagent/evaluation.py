@@ -7,7 +7,8 @@ laws on validation rows only. Here a law is fitted on all training rows and scor
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,8 @@ class Baseline:
     refit_r2: float
     fit_seconds: float
     law: str | dict
+    # the refit's constants per group (for reports); not part of to_dict's summary
+    refit_constants: dict[str, dict[str, float]] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:
         return {
@@ -109,6 +112,11 @@ def baseline(task: Task, root: Path, seed: int = 0) -> Baseline:
         refit_r2=scored.r2,
         fit_seconds=scored.fit_seconds,
         law=law.text,
+        refit_constants={
+            g: dict(zip(law.params, map(float, f.theta), strict=True))
+            for g, f in scored.fits.items()
+            if f.ok
+        },
     )
 
 
@@ -153,3 +161,15 @@ def score_best(best: dict, task: Task, root: Path) -> float:
     """Test R² of a run's best law with its per-group constants (refit on all train rows)."""
     law = parse_law(best["law"], task.features, task.targets)
     return score_with_constants(law, best["params"], load_test(task, root))
+
+
+def score_predictor(
+    task: Task, root: Path, predict: Callable[[str, np.ndarray], np.ndarray]
+) -> float:
+    """Pooled test R² of any per-group model, predict(group, X) -> (n, n_targets), fitted
+    elsewhere on train rows only (e.g. the symbolic-regression baseline)."""
+    trues, preds = [], []
+    for group, X, y in load_test(task, root).groups():
+        trues.append(y)
+        preds.append(np.asarray(predict(group, X), dtype=float).reshape(y.shape))
+    return r2(np.concatenate(trues), np.concatenate(preds))

@@ -134,3 +134,56 @@ def export(run_dir: Path, fmt: str, features: list[str], targets: list[str]) -> 
     return {"latex": to_latex, "json": to_json, "python": to_python, "sympy": to_sympy}[fmt](
         best, features, targets
     )
+
+
+def _tex_escape(text: str) -> str:
+    return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("&", r"\&")
+
+
+def latex_table(report_dir: Path) -> str:
+    """A booktabs table of a benchmark report (its results.json): per task the law of the run
+    with the best validation R², its parameter count, our test R² (mean ± std of clipped R²
+    over seeds), the human law refit by us and as published; the clipped mean last."""
+    from sldagent.report import RESULTS, displayed_run, fmt, mean_row, records, summarize
+
+    path = Path(report_dir) / RESULTS
+    if not path.exists():
+        raise ValueError(
+            f"{path} not found: give the --out directory of a finished `sldagent benchmark`"
+        )
+    results = json.loads(path.read_text())
+    rows = summarize(results)
+
+    def num(value: float | None) -> str:
+        return (
+            "--"
+            if value is None
+            else "$" + fmt(value).replace("−", "-").replace("∞", r"\infty") + "$"
+        )
+
+    lines = [
+        r"% needs \usepackage{booktabs,amsmath}; from `sldagent export --format latex-table`",
+        r"\begin{tabular}{l p{0.46\linewidth} r r r r}",
+        r"\toprule",
+        r"Task & Law (best validation $R^2$ run) & Params & Ours $R^2$ & Human refit & "
+        r"Human published \\",
+        r"\midrule",
+    ]
+    for r in rows:
+        run = displayed_run(records(results, "sldagent", r.task))
+        law = run["latex"].replace(r"\begin{aligned}", r"\begin{aligned}[t]")
+        std = "" if r.ours_std is None else r" \pm " + fmt(r.ours_std)
+        ours = "$" + fmt(r.ours_mean).replace("−", "-") + std + "$"
+        lines.append(
+            f"{_tex_escape(r.task)} & ${law}$ & {run['n_params']} & {ours} & "
+            f"{num(r.human_refit)} & {num(r.human_published)} \\\\"
+        )
+    m = mean_row(rows)
+    lines += [
+        r"\midrule",
+        f"Clipped mean ({len(rows)} tasks) & & & {num(m['ours_mean'])} & "
+        f"{num(m['human_refit'])} & {num(m['human_published'])} \\\\",
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -49,8 +49,8 @@ def default_param_budget(n_features: int) -> int:
 
 def task_from_csv(
     path: str | os.PathLike[str],
-    features: Sequence[str],
-    targets: Sequence[str],
+    features: Sequence[str] | str,
+    targets: Sequence[str] | str,
     group: str | None = None,
     extrapolate: str | None = None,
     param_budget: int | None = None,
@@ -58,20 +58,28 @@ def task_from_csv(
 ) -> Task:
     """Build (and check) a custom task over one CSV; raises a one-line DataError on bad input."""
     path = Path(path)
-    features, targets = _names(features, "--features"), _names(targets, "--target")
-    columns = [*([group] if group else []), *features, *targets]
-    if len(set(columns)) != len(columns):
-        raise DataError(f"{path}: group, features and targets must be distinct columns")
-    for column in columns:
-        if not column.isidentifier() or keyword.iskeyword(column) or column in FUNCTIONS:
-            raise DataError(
-                f"{path}: column '{column}' cannot be used: laws name columns, so each must be "
-                f"a plain identifier other than {', '.join(sorted(FUNCTIONS))}; rename it"
-            )
-    raw = read_raw(path)
-    frame = numeric_frame(raw, features, targets, group, str(path))
-    if param_budget is not None and param_budget < 1:
-        raise DataError(f"--param-budget {param_budget}: must be at least 1")
+    features, targets = column_names(features, "--features"), column_names(targets, "--target")
+    check_column_names(features, targets, group, str(path))
+    frame = numeric_frame(read_raw(path), features, targets, group, str(path))
+    return task_from_frame(frame, path, features, targets, group, extrapolate, param_budget, name)
+
+
+def task_from_frame(
+    frame: pd.DataFrame,
+    path: Path,
+    features: tuple[str, ...],
+    targets: tuple[str, ...],
+    group: str | None,
+    extrapolate: str | None,
+    param_budget: int | None,
+    name: str | None = None,
+    where: str | None = None,
+) -> Task:
+    """The custom task over `frame` (numeric_frame's output; `path` holds the same rows as CSV),
+    checked: the rule holds out some rows but not all, and each group can fit the budget."""
+    where = where or str(path)
+    if param_budget is not None and (isinstance(param_budget, bool) or param_budget < 1):
+        raise DataError(f"--param-budget {param_budget}: must be an integer >= 1")
     rule = None if extrapolate is None else parse_extrapolation(extrapolate, features)
     group_column = group or single_group_column(features, targets)
     positive = tuple(c for c in (*features, *targets) if bool(np.all(frame[c] > 0)))
@@ -92,8 +100,20 @@ def task_from_csv(
         path=None,
         source=CsvSource(path.resolve(), rule, grouped=group is not None),
     )
-    split_rows(task, frame, str(path))
+    split_rows(task, frame, where)
     return task
+
+
+def check_column_names(features, targets, group: str | None, where: str) -> None:
+    columns = [*([group] if group else []), *features, *targets]
+    if len(set(columns)) != len(columns):
+        raise DataError(f"{where}: group, features and targets must be distinct columns")
+    for column in columns:
+        if not column.isidentifier() or keyword.iskeyword(column) or column in FUNCTIONS:
+            raise DataError(
+                f"{where}: column '{column}' cannot be used: laws name columns, so each must be "
+                f"a plain identifier other than {', '.join(sorted(FUNCTIONS))}; rename it"
+            )
 
 
 def default_validation(
@@ -393,7 +413,7 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _names(values: Sequence[str] | str, flag: str) -> tuple[str, ...]:
+def column_names(values: Sequence[str] | str, flag: str) -> tuple[str, ...]:
     items = [values] if isinstance(values, str) else list(values)
     names = tuple(n.strip() for item in items for n in str(item).split(","))
     if not names or not all(names):

@@ -89,7 +89,7 @@ class ScalingLawSearch:
         if isinstance(self.features, str) or not all(isinstance(f, str) for f in self.features):
             raise ValueError("features must be a list of column names, e.g. ['N', 'D']")
         targets = [self.target] if isinstance(self.target, str) else self.target
-        if not all(isinstance(t, str) for t in targets):
+        if not isinstance(targets, list | tuple) or not all(isinstance(t, str) for t in targets):
             raise ValueError("target must be a column name (or a list of them)")
         if self.group is not None and not isinstance(self.group, str):
             raise ValueError("group must be a column name or None")

@@ -146,7 +146,7 @@ class FittedLaw:
             return NotImplemented
         return (
             self.law.key == other.law.key
-            and self.law.params == other.law.params
+            and set(self.law.params) == set(other.law.params)
             and self.params_ == other.params_
             and self.group == other.group
             and self.recipe == other.recipe

@@ -103,15 +103,10 @@ def predict_run(
     best = read_best(run_dir)
     law = FittedLaw.from_best(best, task.features, task.targets, task.group)
     point = parse_point(at, task.features)
-    for name in sorted(law.law.positive_features()):
-        if point[name] <= 0:
-            raise DataError(
-                f"--at: {name}={point[name]:g} must be > 0: the law takes a log or a fractional "
-                f"power of {name}"
-            )
     groups = list(law.params_)
     if group is not None and group not in groups:
         raise DataError(f"--group: unknown group '{group}'; the run's groups: {', '.join(groups)}")
+    _check_defined(law, point, group or groups[0], task.positive)
     train = {name: (X, y) for name, X, y in load_train(task, data_dir).groups()}
     x = np.array([[point[f] for f in task.features]])
     deadline = time.monotonic() + time_limit
@@ -140,6 +135,20 @@ def predict_run(
     return law, point, out
 
 
+def _check_defined(law: FittedLaw, point: dict[str, float], group: str, positive) -> None:
+    """A non-positive value where the law takes a log or a fractional power is an error."""
+    x = np.array([[point[f] for f in law.features]])
+    with np.errstate(all="ignore"):
+        finite = bool(np.all(np.isfinite(law.law.predict(x, law.theta(group)))))
+    for name in law.features:
+        if point[name] <= 0 and (name in law.law.positive_features() or not finite):
+            where = "all training values are > 0" if name in positive else "it is not defined there"
+            raise DataError(
+                f"--at: {name}={point[name]:g} must be > 0: the law takes a log or a fractional "
+                f"power of {name} ({where})"
+            )
+
+
 def _seed(seed: int, group: str) -> list[int]:
     """A generator seed per (seed, group), independent of which other groups are asked for."""
     return [seed, int.from_bytes(hashlib.sha256(group.encode()).digest()[:4], "little")]
@@ -160,7 +169,7 @@ def _bootstrap(
             pred = law.law.predict(x, result.theta)[0]
             if np.all(np.isfinite(pred)):
                 draws.append(pred)
-    return np.array(draws).reshape(len(draws), -1)
+    return np.array(draws, dtype=float).reshape(len(draws), len(law.targets))
 
 
 def _outside(point: dict[str, float], X: np.ndarray, features: tuple[str, ...]) -> list[Outside]:

@@ -365,11 +365,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     print(f"law    {law}")
     print(f"at     {', '.join(f'{k}={v:g}' for k, v in point.items())}")
     level = f"{100 * args.level:g}% interval"
-    print(f"{'group':16} {'target':12} {'predicted':>12}  {level:27} refits")
+    gw = max(len("group"), *(len(p.group) for p in rows))
+    tw = max(len("target"), *map(len, law.targets))
+    print(f"{'group':{gw}} {'target':{tw}} {'predicted':>12}  {level:27} refits")
     for p in rows:
         for t, v, lo, hi in zip(law.targets, p.value, p.low, p.high, strict=True):
             interval = f"[{lo:.6g}, {hi:.6g}]"
-            print(f"{p.group:16} {t:12} {v:12.6g}  {interval:27} {p.refits}/{p.resamples}")
+            print(f"{p.group:{gw}} {t:{tw}} {v:12.6g}  {interval:27} {p.refits}/{p.resamples}")
     return 0
 
 

@@ -127,7 +127,13 @@ class ScalingLawSearch:
         run_dir.mkdir(parents=True, exist_ok=True)
         data = run_dir / DATA_FILE
         columns = [*([self.group] if self.group else []), *features, *targets]
-        frame[columns].to_csv(data, index=False)
+        text = frame[columns].to_csv(index=False)
+        if (run_dir / "candidates.jsonl").exists() and data.is_file() and data.read_text() != text:
+            raise ValueError(
+                f"{run_dir} holds a run on other data; give a new run_dir (or the same rows "
+                "to resume that run)"
+            )
+        data.write_text(text)
         task = task_from_frame(
             frame,
             data,

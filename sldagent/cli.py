@@ -318,7 +318,7 @@ def cmd_init_task(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from sldagent.predict import predict_run
+    from sldagent.predict import predict_run, report, table
 
     law, point, rows = predict_run(
         Path(args.run_dir),
@@ -334,44 +334,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for o in p.outside:
             print(f"sldagent: warning: group {p.group}: {o}; extrapolating", file=sys.stderr)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "law": law.text,
-                    "at": point,
-                    "level": args.level,
-                    "predictions": [
-                        {
-                            "group": p.group,
-                            "value": dict(
-                                zip(law.targets, map(_json_number, p.value), strict=True)
-                            ),
-                            "interval": {
-                                t: [_json_number(lo), _json_number(hi)]
-                                for t, lo, hi in zip(law.targets, p.low, p.high, strict=True)
-                            },
-                            "refits": p.refits,
-                            "resamples": p.resamples,
-                            "outside_decades": {
-                                o.feature: o.distance for o in p.outside if o.decades
-                            },
-                        }
-                        for p in rows
-                    ],
-                }
-            )
-        )
-        return 0
-    print(f"law    {law}")
-    print(f"at     {', '.join(f'{k}={v:g}' for k, v in point.items())}")
-    level = f"{100 * args.level:g}% interval"
-    gw = max(len("group"), *(len(p.group) for p in rows))
-    tw = max(len("target"), *map(len, law.targets))
-    print(f"{'group':{gw}} {'target':{tw}} {'predicted':>12}  {level:27} refits")
-    for p in rows:
-        for t, v, lo, hi in zip(law.targets, p.value, p.low, p.high, strict=True):
-            interval = f"[{lo:.6g}, {hi:.6g}]"
-            print(f"{p.group:{gw}} {t:{tw}} {v:12.6g}  {interval:27} {p.refits}/{p.resamples}")
+        print(json.dumps(report(law, point, rows, args.level)))
+    else:
+        sys.stdout.write(table(law, point, rows, args.level))
     return 0
 
 
@@ -507,34 +472,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_rehearse)
 
-    from sldagent import predict
-
     p = sub.add_parser(
         "predict",
         help="predict a new run with a run's best law, with a bootstrap interval",
         description=(
             "Predict the target at a new point with the best law of a finished run. Interval: "
             "nonparametric bootstrap over the training runs: each group's training rows are "
-            f"resampled with replacement --resamples times (default {predict.RESAMPLES}; "
-            "seeded by --seed), the law is refitted on each resample with the run's fit "
-            "recipe, and the interval is the central --level share (default "
-            f"{predict.LEVEL:g}: the 5th to 95th percentile) of the refits' predictions. It "
-            "reflects how much the fitted constants move with the data, not whether the "
-            "law's form holds far away. A point outside a group's training range gets a "
-            "warning with the distance in decades per feature."
+            "resampled with replacement --resamples times (default 50; seeded by --seed), the "
+            "law is refitted on each resample with the run's fit recipe, and the interval is "
+            "the central --level share (default 0.9: the 5th to 95th percentile) of the "
+            "refits' predictions. It reflects how much the fitted constants move with the "
+            "data, not whether the law's form holds far away. A point outside a group's "
+            "training range gets a warning with the distance in decades per feature."
         ),
     )
     p.add_argument("run_dir", help="a finished `sldagent discover` run")
     p.add_argument("--at", required=True, help='the new point, e.g. "N=7e10,D=1.4e12"')
     p.add_argument("--group", help="one group (default: every group of the run)")
-    p.add_argument("--resamples", type=int, default=predict.RESAMPLES, help="bootstrap refits")
-    p.add_argument("--level", type=float, default=predict.LEVEL, help="interval coverage")
+    p.add_argument("--resamples", type=int, default=50, help="bootstrap refits (default 50)")
+    p.add_argument("--level", type=float, default=0.9, help="interval coverage (default 0.9)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--time-limit",
         type=float,
-        default=predict.TIME_LIMIT,
-        help="stop refitting after this many seconds (the output says how many refits ran)",
+        default=60.0,
+        help="stop refitting after this many seconds (default 60; the output says how many "
+        "refits ran)",
     )
     p.add_argument("--json", action="store_true")
     _add_data_dir(p)

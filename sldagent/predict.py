@@ -24,7 +24,7 @@ from sldagent.fitted import FittedLaw
 from sldagent.fitters import fit
 from sldagent.task import DataError, load_train
 
-RESAMPLES = 50
+RESAMPLES = 50  # the `sldagent predict` defaults (tests/test_predict.py checks they agree)
 LEVEL = 0.9
 TIME_LIMIT = 60.0  # seconds for all refits of one call
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -184,3 +184,49 @@ def _outside(point: dict[str, float], X: np.ndarray, features: tuple[str, ...]) 
         distance = abs(math.log10(v / end)) if decades else abs(v - end)
         out.append(Outside(f, v, lo, hi, distance, decades))
     return out
+
+
+def report(law: FittedLaw, point: dict[str, float], rows: list[Prediction], level: float) -> dict:
+    """The predictions as JSON-ready data (non-finite numbers become None)."""
+
+    def number(v: float) -> float | None:
+        return v if math.isfinite(v) else None
+
+    return {
+        "law": law.text,
+        "at": point,
+        "level": level,
+        "predictions": [
+            {
+                "group": p.group,
+                "value": {t: number(v) for t, v in zip(law.targets, p.value, strict=True)},
+                "interval": {
+                    t: [number(lo), number(hi)]
+                    for t, lo, hi in zip(law.targets, p.low, p.high, strict=True)
+                },
+                "refits": p.refits,
+                "resamples": p.resamples,
+                "outside_decades": {o.feature: o.distance for o in p.outside if o.decades},
+            }
+            for p in rows
+        ],
+    }
+
+
+def table(law: FittedLaw, point: dict[str, float], rows: list[Prediction], level: float) -> str:
+    """The predictions as a text table, one line per group and target."""
+    gw = max(len("group"), *(len(p.group) for p in rows))
+    tw = max(len("target"), *map(len, law.targets))
+    lines = [
+        f"law    {law}",
+        f"at     {', '.join(f'{k}={v:g}' for k, v in point.items())}",
+        f"{'group':{gw}} {'target':{tw}} {'predicted':>12}  {f'{100 * level:g}% interval':27} "
+        "refits",
+    ]
+    for p in rows:
+        for t, v, lo, hi in zip(law.targets, p.value, p.low, p.high, strict=True):
+            interval = f"[{lo:.6g}, {hi:.6g}]"
+            lines.append(
+                f"{p.group:{gw}} {t:{tw}} {v:12.6g}  {interval:27} {p.refits}/{p.resamples}"
+            )
+    return "\n".join(lines) + "\n"

@@ -83,6 +83,14 @@ def test_a_kept_run_dir_works_with_the_command_line(fitted, capsys):
     assert row["value"]["loss"] == pytest.approx(expected[0], rel=1e-12)
 
 
+def test_a_kept_run_dir_resumes_with_the_same_rows_and_refuses_others(fitted):
+    again = ScalingLawSearch(**ARGS, budget=12, run_dir=fitted.run_dir_).fit(RUNS)
+    assert again.best_ == fitted.best_ and again.n_candidates_ == 12
+    other = RUNS.assign(loss=RUNS.loss + 0.1)
+    with pytest.raises(ValueError, match="holds a run on other data"):
+        ScalingLawSearch(**ARGS, budget=12, run_dir=fitted.run_dir_).fit(other)
+
+
 def test_without_group_or_run_dir(tmp_path: Path):
     one = RUNS[RUNS.model == "arch_a"].drop(columns="model")
     search = ScalingLawSearch(features=["N", "D"], target="loss", budget=6).fit(one)

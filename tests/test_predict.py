@@ -100,12 +100,33 @@ def test_a_point_outside_the_training_range_warns_in_decades(capsys, run_dir: Pa
     assert outside == {"N": pytest.approx(decades)}
 
 
-def test_help_states_the_interval_method(capsys):
+def test_no_refit_within_the_time_limit_gives_no_interval(capsys, run_dir: Path):
+    argv = ["predict", str(run_dir), "--at", "N=5e8,D=1e10", "--group", "arch_c"]
+    code, out, _ = run(capsys, *argv, "--time-limit", "1e-9", "--json")
+    assert code == 0
+    row = json.loads(out)["predictions"][0]
+    assert row["refits"] == 0 and row["interval"]["loss"] == [None, None]
+    assert row["value"]["loss"] > 0
+    code, out, _ = run(capsys, *argv, "--time-limit", "1e-9")
+    assert code == 0 and "[nan, nan]" in out and "0/50" in out
+
+
+def test_help_states_the_interval_method_and_its_defaults(capsys):
+    from sldagent import predict
+    from sldagent.cli import build_parser
+
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for needle in ("bootstrap", "resampled with replacement", "default 50", "5th to 95th"):
         assert needle in text
+    args = build_parser().parse_args(["predict", "RUN", "--at", "N=1"])
+    assert (args.resamples, args.level, args.time_limit) == (
+        predict.RESAMPLES,
+        predict.LEVEL,
+        predict.TIME_LIMIT,
+    )
+    assert f"default {predict.RESAMPLES};" in text and f"default {predict.LEVEL:g}:" in text
 
 
 @pytest.mark.parametrize(

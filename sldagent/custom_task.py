@@ -3,6 +3,8 @@
 The rows the extrapolate rule selects (e.g. `N >= 1e9`) are the test rows: sealed, the search
 receives only the others. The default validation rule rehearses the same extrapolation inside
 the training rows: the top (or, for `<` rules, bottom) fraction along the rule's columns.
+Reading checks every cell of the file, so a bad held-out cell is reported before a long search,
+but only the training rows are handed to the search.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 
 from sldagent.extrapolate import Extrapolation, parse_extrapolation
 from sldagent.task import (
+    _NUMBER,
     FUNCTIONS,
     SINGLE_GROUP,
     ColumnInfo,
@@ -38,7 +41,6 @@ from sldagent.task import (
 
 VALIDATION_FRACTION = 0.2  # share of training rows (per group) the default rule rehearses on
 MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 SHOWN_ROWS = 5  # rows named in an error message
 
 

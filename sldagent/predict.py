@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +21,11 @@ from sldagent.custom_task import run_task
 from sldagent.export import read_best
 from sldagent.fitted import FittedLaw
 from sldagent.fitters import fit
-from sldagent.task import DataError, load_train
+from sldagent.task import _NUMBER, DataError, load_train
 
 RESAMPLES = 50  # the `sldagent predict` defaults (tests/test_predict.py checks they agree)
 LEVEL = 0.9
 TIME_LIMIT = 60.0  # seconds for all refits of one call
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The command line: `sldagent tasks | data | baseline | evaluate | discover | export`."""
+"""The command line: `sldagent tasks | data | baseline | evaluate | discover | init-task | export
+| rehearse | predict`."""
 
 from __future__ import annotations
 
@@ -33,6 +34,38 @@ def _json_number(value: float | None) -> float | None:
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="data root (else $SLDAGENT_DATA, else data/experiments)")
+
+
+def _add_csv_task(p: argparse.ArgumentParser) -> None:
+    """Flags describing a custom task over your own CSV (see sldagent/custom_task.py)."""
+    p.add_argument("--csv", help="your runs: a CSV with a header line (instead of TASK)")
+    p.add_argument("--features", help="input columns, comma-separated, e.g. N,D")
+    p.add_argument("--target", help="column(s) to predict, e.g. loss")
+    p.add_argument("--group", help="column naming the group (default: all rows are one group)")
+    p.add_argument(
+        "--extrapolate",
+        help='held-out test rows, e.g. "N>=1e9" or "N>=1e9 and D>=1e11" (default: none)',
+    )
+    p.add_argument(
+        "--param-budget",
+        type=int,
+        help="fitted constants per group a law may use (default 2 + 2 per feature)",
+    )
+
+
+def _custom_task(args: argparse.Namespace):
+    from sldagent.custom_task import task_from_options
+
+    return task_from_options(
+        task=getattr(args, "task", None),
+        csv=args.csv,
+        features=args.features,
+        target=args.target,
+        group=args.group,
+        extrapolate=args.extrapolate,
+        param_budget=args.param_budget,
+        demo=getattr(args, "demo", False),
+    )
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -235,7 +268,8 @@ def _replay_source(source: Path, run_dir: Path) -> dict:
 def cmd_discover(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from sldagent.evaluation import score_best
+    from sldagent.custom_task import run_task, write_run_task
+    from sldagent.evaluation import score_best, test_rows
     from sldagent.llm_client import LLMUnavailable
     from sldagent.search.fitness import SelectionConfig
     from sldagent.search.loop import Search, SearchConfig
@@ -248,7 +282,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.resume:
         run_dir = Path(args.resume)
         saved = _run_config(run_dir)
-        task = load_task(saved["task"])
+        task = run_task(run_dir)
         config = SearchConfig.from_dict(saved["search"])
     elif args.replay:
         task = load_task(_run_config(Path(args.replay))["task"])
@@ -256,10 +290,15 @@ def cmd_discover(args: argparse.Namespace) -> int:
         saved = _replay_source(Path(args.replay), run_dir)
         config = SearchConfig.from_dict(saved["search"])
     else:
-        if not args.task:
-            raise ValueError("name a TASK (see `sldagent tasks`) or give --resume RUN_DIR")
-        task = load_task(args.task)
+        task = _custom_task(args)
+        if task is None and not args.task:
+            raise ValueError(
+                "name a TASK (see `sldagent tasks`), give --csv FILE or --demo, "
+                "or give --resume RUN_DIR"
+            )
+        task = task or load_task(args.task)
         run_dir = _run_dir(args, task.name)
+        write_run_task(task, run_dir)
         config = SearchConfig(
             budget=args.budget,
             seed=args.seed,
@@ -298,15 +337,29 @@ def cmd_discover(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     best = result.best
-    test_r2 = score_best(best, task, root)
+    has_test = task.source is None or task.source.extrapolate is not None
+    test_r2 = score_best(best, task, root) if has_test else None
     human = task.human.published_r2 if task.human else None
+    truth = None
+    if getattr(args, "demo", False):
+        from sldagent.demo import true_law_r2
+
+        truth = true_law_r2(test_rows(task, root))
     label = " (human law seeded)" if config.seed_human else ""
     print(f"task        {task.name}{label}")
     print(f"law         {best['law']}")
     print(f"latex       {best['latex']}")
     print(f"params      {best['n_params']} per group (budget {task.param_budget or 'none'})")
     print(f"validation  R² {_fmt(best['validation_r2'])}")
-    print(f"test        R² {_fmt(test_r2)}   (human law, published: {_fmt(human, 3)})")
+    if task.human:
+        print(f"test        R² {_fmt(test_r2)}   (human law, published: {_fmt(human, 3)})")
+    elif has_test:
+        rule = task.source.extrapolate.text
+        print(f"test        R² {_fmt(test_r2)}   (held-out rows {rule}; no human law)")
+    else:
+        print("test        —   (no held-out rows: give --extrapolate to hold some out)")
+    if truth is not None:
+        print(f"true law    R² {_fmt(truth)}   (the formula that generated the demo data)")
     print(f"run         {run_dir}  ({result.candidates} candidates, {result.seconds:.0f}s)")
     if chat is not None:
         u = chat.usage
@@ -326,6 +379,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
                     "validation_r2": _json_number(best["validation_r2"]),
                     "test_r2": _json_number(test_r2),
                     "human_published_r2": human,
+                    "true_law_test_r2": _json_number(truth),
                     "run_dir": str(run_dir),
                     "candidates": result.candidates,
                     "seconds": round(result.seconds, 2),
@@ -385,7 +439,40 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init_task(args: argparse.Namespace) -> int:
+    from sldagent.custom_task import task_toml
+
+    if not args.csv:
+        raise ValueError("init-task needs --csv FILE (plus --features and --target)")
+    sys.stdout.write(task_toml(_custom_task(args)))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from sldagent.predict import predict_run, report, table
+
+    law, point, rows = predict_run(
+        Path(args.run_dir),
+        args.at,
+        group=args.group,
+        data_dir=resolve_data_root(args.data_dir),
+        resamples=args.resamples,
+        level=args.level,
+        seed=args.seed,
+        time_limit=args.time_limit,
+    )
+    for p in rows:
+        for o in p.outside:
+            print(f"sldagent: warning: group {p.group}: {o}; extrapolating", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report(law, point, rows, args.level)))
+    else:
+        sys.stdout.write(table(law, point, rows, args.level))
+    return 0
+
+
 def cmd_rehearse(args: argparse.Namespace) -> int:
+    from sldagent.custom_task import run_task
     from sldagent.fitters import FitRecipe
     from sldagent.law import parse_law
     from sldagent.search.rehearsal import rehearse, sample_laws
@@ -393,7 +480,8 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     from sldagent.task import load_train
 
     run_dir = Path(args.run_dir)
-    task = load_task(_run_config(run_dir)["task"])
+    _run_config(run_dir)
+    task = run_task(run_dir)
     train = load_train(task, resolve_data_root(args.data_dir))
     picked = sample_laws(RunLog(run_dir / "candidates.jsonl").read(), args.laws, args.sample)
     laws = [
@@ -533,7 +621,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("discover", help="search for a law that extrapolates (no LLM needed)")
-    p.add_argument("task", nargs="?", help="task name (see `sldagent tasks`)")
+    p.add_argument("task", nargs="?", help="task name (see `sldagent tasks`) or a task .toml")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="run on the built-in generated example (Chinchilla-like, true law known)",
+    )
+    _add_csv_task(p)
     p.add_argument("--budget", type=int, default=300, help="candidates to evaluate (default 300)")
     p.add_argument(
         "--time-limit",
@@ -556,6 +650,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     _add_llm_arguments(p)
     p.set_defaults(func=cmd_discover)
+
+    p = sub.add_parser(
+        "init-task",
+        help="write a custom task over your CSV as TOML (for `sldagent discover FILE.toml`)",
+    )
+    _add_csv_task(p)
+    p.set_defaults(func=cmd_init_task)
 
     p = sub.add_parser(
         "rehearse",
@@ -610,6 +711,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_data_dir(p)
     p.set_defaults(func=cmd_benchmark)
+
+    p = sub.add_parser(
+        "predict",
+        help="predict a new run with a run's best law, with a bootstrap interval",
+        description=(
+            "Predict the target at a new point with the best law of a finished run. Interval: "
+            "nonparametric bootstrap over the training runs: each group's training rows are "
+            "resampled with replacement --resamples times (default 50; seeded by --seed), the "
+            "law is refitted on each resample with the run's fit recipe, and the interval is "
+            "the central --level share (default 0.9: the 5th to 95th percentile) of the "
+            "refits' predictions. It reflects how much the fitted constants move with the "
+            "data, not whether the law's form holds far away. A point outside a group's "
+            "training range gets a warning with the distance in decades per feature."
+        ),
+    )
+    p.add_argument("run_dir", help="a finished `sldagent discover` run")
+    p.add_argument("--at", required=True, help='the new point, e.g. "N=7e10,D=1.4e12"')
+    p.add_argument("--group", help="one group (default: every group of the run)")
+    p.add_argument("--resamples", type=int, default=50, help="bootstrap refits (default 50)")
+    p.add_argument("--level", type=float, default=0.9, help="interval coverage (default 0.9)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        help="stop refitting after this many seconds (default 60; the output says how many "
+        "refits ran)",
+    )
+    p.add_argument("--json", action="store_true")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
         "export",

@@ -157,6 +157,12 @@ def _fitted(scored: Scored, rows: str) -> Scored:
     return scored
 
 
+def test_rows(task: Task, root: Path | None) -> Dataset:
+    """The sealed test rows, for scoring after a search (this module and report.py are the
+    only places that open them)."""
+    return load_test(task, root)
+
+
 def score_best(best: dict, task: Task, root: Path) -> float:
     """Test R² of a run's best law with its per-group constants (refit on all train rows)."""
     law = parse_law(best["law"], task.features, task.targets)

@@ -9,11 +9,15 @@ A task file (sldagent/tasks/<name>.toml, or any path) holds:
       split's extrapolation): kind = "largest" (count largest distinct values of column; a list
       of columns unites the selections, or with combine = "lexicographic" ranks the value
       tuples), "top_fraction" (column >= its (1 - fraction) quantile) or "random" (a seeded
-      fraction of the distinct feature tuples, chosen by hash); per_group = true applies the
-      rule inside every group;
+      fraction of the distinct feature tuples, chosen by hash), "bottom_fraction" (column <= its
+      fraction quantile: for tasks extrapolating downward); per_group = true applies the rule
+      inside every group;
   [human] formula (law language; one per target as a table target -> formula for several
       targets), citation, published_r2; [human.params] name = {bounds = [lo, hi],
-      init = [lo, hi]}; [human.constants.<group>] published constants.
+      init = [lo, hi]}; [human.constants.<group>] published constants;
+  [data] (a custom task: one CSV of your own runs, see sldagent/custom_task.py) csv = path
+      (relative to the TOML's folder), extrapolate = "N >= 1e9" (the held-out test rows; omit
+      for none); with [data], group may be omitted (all rows form one group, "all").
 The search API (load_train, split_validation) never opens test.csv; load_test is for evaluation.
 """
 
@@ -36,8 +40,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sldagent.extrapolate import Extrapolation, parse_extrapolation
+
 FUNCTIONS = frozenset({"exp", "log", "sqrt", "abs", "tanh", "min", "max"})
-RULE_KINDS = ("largest", "top_fraction", "random")
+RULE_KINDS = ("largest", "top_fraction", "bottom_fraction", "random")
+SINGLE_GROUP = "all"  # the group name of every row when a custom task has no group column
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 DEFAULT_DATA_ROOT = Path("data") / "experiments"
 DATA_HINT = "pass --data-dir, set SLDAGENT_DATA, or run `sldagent data pull`"
@@ -89,6 +96,15 @@ class HumanLaw:
 
 
 @dataclass(frozen=True)
+class CsvSource:
+    """Where a custom task's rows live: one CSV; the rows the rule selects are the test rows."""
+
+    csv: Path
+    extrapolate: Extrapolation | None
+    grouped: bool = True  # False: the file has no group column; every row is in group "all"
+
+
+@dataclass(frozen=True)
 class Task:
     """Everything the engine knows about one task; task knowledge enters only through here."""
 
@@ -103,6 +119,7 @@ class Task:
     feature_info: dict[str, ColumnInfo]
     positive: tuple[str, ...]
     path: Path | None = None
+    source: CsvSource | None = None  # a custom task's CSV; None: <data root>/<name>/*.csv
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -213,12 +230,15 @@ class _TaskReader:
 
     def task(self, data: Mapping[str, Any]) -> Task:
         keys = {"name", "description", "group", "features", "targets", "param_budget"}
-        self.only(data, keys | {"columns", "validation", "human"}, "")
+        self.only(data, keys | {"columns", "validation", "human", "data"}, "")
         name = self.get(data, "name", "", str)
         if not name.isidentifier():
             raise self.fail("name", "must be a plain identifier (it names the data folder)")
-        group = self.get(data, "group", "", str)
         features, targets = self.names(data, "features"), self.names(data, "targets")
+        grouped = "data" not in data or "group" in data
+        group = (
+            self.get(data, "group", "", str) if grouped else single_group_column(features, targets)
+        )
         columns = (group, *features, *targets)
         if len(set(columns)) != len(columns):
             raise self.fail("features", "group, features and targets must be distinct columns")
@@ -241,7 +261,21 @@ class _TaskReader:
             feature_info=info,
             positive=tuple(c for c in (*features, *targets) if info[c].positive),
             path=self.path,
+            source=self.source(data, features, grouped),
         )
+
+    def source(self, data, features, grouped: bool) -> CsvSource | None:
+        if "data" not in data:
+            return None
+        table = self.get(data, "data", "", dict)
+        self.only(table, {"csv", "extrapolate"}, "data")
+        csv_path = Path(self.get(table, "csv", "data", str)).expanduser()
+        text = self.get(table, "extrapolate", "data", str, None)
+        try:
+            rule = None if text is None else parse_extrapolation(text, features, "extrapolate")
+        except ValueError as exc:
+            raise self.fail("data.extrapolate", str(exc)) from None
+        return CsvSource(self.path.parent / csv_path, rule, grouped)
 
     def columns(self, data, features, targets, group) -> dict[str, ColumnInfo]:
         table = self.get(data, "columns", "", dict, {})
@@ -386,6 +420,14 @@ class _TaskReader:
         return {p: float(table[p]) for p in params}
 
 
+def single_group_column(features: tuple[str, ...], targets: tuple[str, ...]) -> str:
+    """Name of the constant group column of a custom task without groups."""
+    name = "group"
+    while name in features or name in targets:
+        name += "_"
+    return name
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -414,6 +456,10 @@ def resolve_data_root(cli: str | os.PathLike[str] | None = None) -> Path:
 def load_train(task: Task | str, root: str | os.PathLike[str]) -> Dataset:
     """The training rows: all the search may see. Never opens test.csv."""
     task = task if isinstance(task, Task) else load_task(task)
+    if task.source is not None:
+        from sldagent.custom_task import load_rows  # imports this module
+
+        return load_rows(task, "train")
     path = Path(root) / task.name / "train.csv"
     return Dataset(task, read_table(task, path), path, "train")
 
@@ -421,6 +467,10 @@ def load_train(task: Task | str, root: str | os.PathLike[str]) -> Dataset:
 def load_test(task: Task | str, root: str | os.PathLike[str]) -> Dataset:
     """The sealed test rows, for evaluation and reports only; every test group needs train rows."""
     task = task if isinstance(task, Task) else load_task(task)
+    if task.source is not None:
+        from sldagent.custom_task import load_rows  # imports this module
+
+        return load_rows(task, "test")
     path = Path(root) / task.name / "test.csv"
     frame = _read_rows(task, path)
     known = set(load_train(task, root).frame[task.group])
@@ -576,6 +626,8 @@ def _rule_mask(rule: ValidationRule, frame: pd.DataFrame) -> np.ndarray:
     for values in cols:
         if rule.kind == "largest":
             mask |= np.isin(values, np.unique(values)[-rule.count :])
+        elif rule.kind == "bottom_fraction":
+            mask |= values <= np.quantile(values, rule.fraction)
         else:
             mask |= values >= np.quantile(values, 1.0 - rule.fraction)
     return mask

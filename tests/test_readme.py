@@ -1,0 +1,77 @@
+"""The README's "Bring your own runs" snippets, executed as written (bash and Python)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sldagent.task import load_task
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def snippet(name: str) -> str:
+    """The code block between `<!-- readme-snippet: NAME -->` and `<!-- /readme-snippet -->`."""
+    text = (REPO / "README.md").read_text()
+    found = re.findall(
+        rf"<!-- readme-snippet: {name} -->\n```\w+\n(.*?)```\n<!-- /readme-snippet -->",
+        text,
+        flags=re.S,
+    )
+    assert len(found) == 1, f"README.md needs exactly one snippet {name!r}"
+    return found[0]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A fresh folder with the example CSV where the snippets expect it."""
+    (tmp_path / "examples").mkdir()
+    shutil.copy(REPO / "examples" / "chinchilla_like.csv", tmp_path / "examples")
+    return tmp_path
+
+
+def env() -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if k != "SLDAGENT_DATA"}
+    out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), out.get("PYTHONPATH", "")]))
+    return out
+
+
+def test_the_csv_snippet_runs(workdir: Path):
+    # `sldagent` is this interpreter's module, whether or not the console script is on PATH
+    script = f'sldagent() {{ "{sys.executable}" -m sldagent "$@"; }}\n' + snippet("csv")
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "held-out rows N >= 1e9" in proc.stdout
+    assert re.search(r"^arch_a\s+loss\s+[\d.]+\s+\[", proc.stdout, flags=re.M)
+    assert "decades above the training range" in proc.stderr
+    assert (workdir / "runs" / "mine" / "best.json").is_file()
+    task = load_task(workdir / "mine.toml")
+    assert task.source.extrapolate.text == "N >= 1e9" and task.group == "model"
+
+
+def test_the_python_snippet_runs(workdir: Path):
+    proc = subprocess.run(
+        [sys.executable, "-c", snippet("python")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(r"\mathrm{loss} = ")
+    assert "validation_error" in proc.stdout
+    assert re.search(r"^\[[\d.]+\]$", proc.stdout, flags=re.M)

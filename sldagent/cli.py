@@ -528,7 +528,6 @@ def cmd_holdout(args: argparse.Namespace) -> int:
     else:
         print(f"{task.name}: search on train minus its validation slice, scored on that slice")
         print(f"  chosen law        R² {_fmt(res.chosen_r2)}   {res.chosen_law}")
-        print(f"  best-fitness law  R² {_fmt(res.best_fitness_r2)}")
         print(f"  human law (refit) R² {_fmt(res.human_r2)}")
         print(f"  run {run_dir}  ({res.candidates} candidates, {res.seconds:.0f}s)")
     return 0

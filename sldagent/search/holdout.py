@@ -1,7 +1,7 @@
 """A whole search rehearsed inside the training rows, to judge the search itself without the
 test rows: the task's validation slice is held out as a pseudo-test, the search runs on the
 rest (carving its own validation slice from it), and its chosen law is scored on the held-out
-slice, beside the best-fitness law of the same run and the human law refit on the same rows.
+slice, beside the human law refit on the same rows.
 
 This is the yardstick for changes to selection, budgets and proposers (DESIGN invariant 1:
 the test rows stay sealed while the engine is being designed, too).
@@ -15,20 +15,18 @@ from pathlib import Path
 from sldagent.fitters import FitRecipe, fit_groups, predict_groups
 from sldagent.law import parse_law
 from sldagent.metrics import r2
-from sldagent.search import consensus
 from sldagent.search.loop import Search, SearchConfig
 from sldagent.task import Dataset, split_validation
 
 
 @dataclass(frozen=True)
 class HoldoutResult:
-    """Pseudo-test R² of the run's chosen law, of its best-fitness law, and of the human law."""
+    """Pseudo-test R² of the run's chosen law and of the human law."""
 
     task: str
     seed: int
     budget: int
     chosen_r2: float
-    best_fitness_r2: float
     human_r2: float | None
     chosen_law: str
     candidates: int
@@ -57,8 +55,6 @@ def holdout(
     result = Search(task, inner, config, run_dir).run(jobs=jobs, backend=backend)
     best = result.best
     chosen = _score(best["law"], FitRecipe.from_dict(best["recipe"]), inner, held)
-    top = consensus.candidates(Search(task, inner, config, run_dir).log.read(), config.consensus)
-    top_r2 = _score(top[0]["law"], FitRecipe.from_dict(top[0]["recipe"]), inner, held)
     human_r2 = None
     if task.human is not None:
         h = task.human
@@ -69,7 +65,6 @@ def holdout(
         seed=config.seed,
         budget=config.budget,
         chosen_r2=chosen,
-        best_fitness_r2=top_r2,
         human_r2=human_r2,
         chosen_law=str(best["law"]),
         candidates=result.candidates,

@@ -22,11 +22,9 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from sldagent import __version__
-from sldagent.fitters import FitRecipe
+from sldagent.fitters import FitRecipe, fit_groups
 from sldagent.law import Law, LawError, parse_law
 from sldagent.llm_client import ChatClient, LLMUnavailable, ProposerStopped
-from sldagent.search import consensus
-from sldagent.search.consensus import ConsensusConfig
 from sldagent.search.fitness import Evaluation, SelectionConfig, evaluate
 from sldagent.search.folds import (
     Fold,
@@ -59,7 +57,6 @@ class SearchConfig:
     crossover_rate: float = 0.25
     seed_human: bool = False
     selection: SelectionConfig = field(default_factory=SelectionConfig)
-    consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     proposer: str = "symbolic"  # symbolic | llm | mix
     llm_share: float = 0.5  # mix: chance that a slot of a generation goes to the LLM
     llm: LLMConfig | None = None
@@ -79,7 +76,6 @@ class SearchConfig:
     def from_dict(cls, d: dict) -> SearchConfig:
         d = dict(d)
         d["selection"] = SelectionConfig(**d.get("selection", {}))
-        d["consensus"] = ConsensusConfig(**d.get("consensus", {}))
         if d.get("llm") is not None:
             d["llm"] = LLMConfig(**d["llm"])
         return cls(**d)
@@ -426,7 +422,7 @@ class Search:
                 if generation % self.config.migrate_every == 0:
                     self.population.migrate()
         self._write_usage()
-        best = self._finish(done, jobs, backend)
+        best = self._finish(done)
         return SearchResult(self.run_dir, best, done, time.monotonic() - start, self.stopped)
 
     def _check_replay(self, generation: int, batch: list[_Proposal], logged: dict) -> None:
@@ -491,26 +487,22 @@ class Search:
         config["llm_usage"] = self.chat.usage_dict()
         path.write_text(json.dumps(config, indent=2) + "\n")
 
-    def _finish(self, done: int, jobs: int = 1, backend: str = "loky") -> dict:
-        """Choose the final law by consensus among the best candidates (see consensus.py),
-        refit on all training rows, and write best.json / best.tex."""
-        logged = self.log.read()
-        if self.population.best() is None:
+    def _finish(self, done: int) -> dict:
+        """Refit the best candidate on all training rows and write best.json / best.tex."""
+        records = {r["id"]: r for r in self.log.read()}
+        best_entry = self.population.best()
+        if best_entry is None:
             raise ValueError(
                 f"no candidate could be fitted in {self.run_dir}; see candidates.jsonl"
             )
-        pool = consensus.candidates(logged, self.config.consensus)
-        with Parallel(n_jobs=jobs, backend=backend) as parallel:
-            fits_all = parallel(delayed(consensus.refit)(r, self.train) for r in pool)
-        pick, distances = consensus.medoid(pool, fits_all, self.train)
-        rec, fits = pool[pick], fits_all[pick]
+        rec = records[best_entry.id]
         law = parse_law(rec["law"], self.task.features, self.task.targets)
+        fits = fit_groups(law, self.train.groups(), FitRecipe.from_dict(rec["recipe"]))
         bad = [g for g, f in fits.items() if not f.ok]
         if bad:
             raise ValueError(
                 f"refit of the best law failed for group {bad[0]!r}: {fits[bad[0]].message}"
             )
-        records = {r["id"]: r for r in logged}
         best = {
             "task": self.task.name,
             "id": rec["id"],
@@ -528,14 +520,6 @@ class Search:
             "proposer": rec["proposer"],
             "seed_human": self.config.seed_human,
             "candidates": done,
-            "selection": {
-                "rule": "consensus medoid",
-                "best_fitness_id": pool[0]["id"],
-                "considered": [
-                    {"id": r["id"], "fitness": r["fitness"], "distance": d}
-                    for r, d in zip(pool, distances, strict=True)
-                ],
-            },
             "pareto": [
                 {
                     "id": e.id,

@@ -32,6 +32,7 @@ FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
 MAX_TEXT_CHARS = 4000
 MAX_CONST_EXPONENT = 64.0
 MAX_DEPTH = 50  # nesting levels; deeper trees overflow the recursion of sympy's printers
+_CHUNK = 1 << 16  # values a law is evaluated on at once (per intermediate result)
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
@@ -803,10 +804,19 @@ class Law:
         which = tuple(which)
         shape = np.broadcast_shapes(*(np.shape(v) for v in [*columns, *theta]))
         k = len(self.targets)
+        if not which and not value:
+            return np.empty((0, *shape))
+        n, size = (shape[-1], math.prod(shape)) if shape else (1, 1)
+        if size > _CHUNK and n > 1:  # in slices of rows: the intermediates stay cache-sized
+            out = np.empty((k * (value + len(which)), *shape))
+            step = max(1, _CHUNK * n // size)
+            for i in range(0, n, step):
+                part = [v[..., i : i + step] if np.shape(v)[-1:] == (n,) else v for v in columns]
+                params = [v[..., i : i + step] if np.shape(v)[-1:] == (n,) else v for v in theta]
+                out[..., i : i + step] = self.evaluate(part, params, which, value)
+            return out
         if not which:
-            return (
-                self._program.run_batch(columns, theta, shape) if value else np.empty((0, *shape))
-            )
+            return self._program.run_batch(columns, theta, shape)
         out = self._program.derivatives(columns, theta, which, shape)
         return out if value else out[k:]
 

@@ -21,10 +21,20 @@ def _model(theta):
     return pred, J
 
 
-def _problem(y):
+def _residuals(y):
     def evaluate(theta, which):
         pred, J = _model(theta)
         return pred - y[which], J
+
+    return evaluate
+
+
+def _problem(y, loss="linear", f_scale=1.0):
+    """The problems as lm.minimise takes them: reduced at every evaluation."""
+    residuals = _residuals(y)
+
+    def evaluate(theta, which):
+        return lm.reduce(*residuals(theta, which), loss, f_scale)
 
     return evaluate
 
@@ -43,7 +53,7 @@ def test_recovers_parameters_and_matches_scipy():
     sol = lm.minimise(_problem(y), x0, -inf, inf, max_nfev=400, tol=1e-12)
     for i in range(3):
         ref = least_squares(
-            lambda t, i=i: _problem(y[i : i + 1])(t[None], np.array([0]))[0][0],
+            lambda t, i=i: _residuals(y[i : i + 1])(t[None], np.array([0]))[0][0],
             x0[i],
             jac=lambda t: _model(t[None])[1][0],
             xtol=1e-12,
@@ -80,9 +90,9 @@ def test_robust_losses_match_scipy(loss):
     y[0, [3, 17, 30]] += [1.0, -0.8, 1.5]  # outliers
     x0 = np.array([[1.0, 1.0, 0.5]])
     inf = np.full(3, np.inf)
-    sol = lm.minimise(_problem(y), x0, -inf, inf, 400, 1e-12, loss=loss, f_scale=0.05)
+    sol = lm.minimise(_problem(y, loss, 0.05), x0, -inf, inf, 400, 1e-12)
     ref = least_squares(
-        lambda t: _problem(y)(t[None], np.array([0]))[0][0],
+        lambda t: _residuals(y)(t[None], np.array([0]))[0][0],
         x0[0],
         jac=lambda t: _model(t[None])[1][0],
         loss=loss,
@@ -91,14 +101,34 @@ def test_robust_losses_match_scipy(loss):
         ftol=1e-12,
     )
     assert sol.cost[0] == pytest.approx(ref.cost, rel=1e-6)
-    assert sol.cost[0] == pytest.approx(lm.robust_cost(_problem(y)(sol.x, [0])[0], loss, 0.05)[0])
+    assert sol.cost[0] == pytest.approx(lm.robust_cost(_residuals(y)(sol.x, [0])[0], loss, 0.05)[0])
     np.testing.assert_allclose(sol.x[0], [2.0, 0.5, 1.0], rtol=2e-2)
+
+
+def test_reduced_problem_keeps_the_cost_gradient_and_model():
+    """The R factor stands in for the tall problem: same gradient and Gauss-Newton model."""
+    rng = np.random.default_rng(5)
+    r, J = rng.normal(size=(2, 50)), rng.normal(size=(2, 50, 3))
+    red = lm.reduce(r, J)
+    dx = rng.normal(size=(2, 3))
+    np.testing.assert_allclose(red.cost, 0.5 * np.sum(r * r, axis=1))
+    np.testing.assert_allclose((red.r[:, None, :] @ red.J)[:, 0], (r[:, None, :] @ J)[:, 0])
+    full = np.sum((r + (J @ dx[:, :, None])[:, :, 0]) ** 2, axis=1)
+    small = np.sum((red.r + (red.J @ dx[:, :, None])[:, :, 0]) ** 2, axis=1)
+    np.testing.assert_allclose(small, full)
+    # accumulating row blocks gives the same factor as reducing all rows at once
+    acc = lm.Reduction(2, 4)
+    for i in range(0, 50, 7):
+        acc.add(np.concatenate([J[:, i : i + 7], r[:, i : i + 7, None]], axis=2))
+    gram = acc.R.transpose(0, 2, 1) @ acc.R
+    whole = np.concatenate([J, r[:, :, None]], axis=2)
+    np.testing.assert_allclose(gram, whole.transpose(0, 2, 1) @ whole, atol=1e-10)
 
 
 def test_a_start_with_non_finite_residuals_is_not_moved():
     def evaluate(theta, which):
         r = np.full((len(which), 5), np.inf)
-        return r, np.zeros((len(which), 5, 2))
+        return lm.reduce(r, np.zeros((len(which), 5, 2)))
 
     sol = lm.minimise(evaluate, np.ones((2, 2)), np.full(2, -np.inf), np.full(2, np.inf), 50, 1e-8)
     assert np.all(np.isinf(sol.cost)) and np.all(sol.x == 1.0) and np.all(sol.nfev == 1)

@@ -3,7 +3,12 @@
 A fit is dozens of small problems (groups x starts) of the same law; solving them in lockstep
 turns per-problem Python overhead into a few numpy calls over a stack. Each problem keeps its
 own damping, step acceptance and stopping, so its path does not depend on its neighbours.
-Robust losses use the same residual/Jacobian rescaling as scipy.optimize.least_squares.
+
+A problem is handed over reduced: the R factor of [Jacobian | residuals], which the caller
+accumulates over slices of rows (Reduction), so memory does not grow with the rows and every
+step works on (p+1) x p matrices however many rows there are. Robust losses use the same
+residual/Jacobian rescaling as scipy.optimize.least_squares, applied row by row before the
+reduction.
 """
 
 from __future__ import annotations
@@ -18,8 +23,31 @@ _EPS = np.finfo(float).eps
 _BACK_OFF = 0.995  # fraction of the way to a bound that a step crossing it goes
 _SECULAR_ROUNDS = 10  # at most this many Newton steps for the damping that fits the radius
 
-# evaluate(x (b, p), which (b,) problem indices) -> (residuals (b, m), Jacobian (b, m, p))
-Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+@dataclass(frozen=True)
+class Reduced:
+    """Problems reduced to small factors: cost (b,) = 0.5 * sum of the loss (inf if any
+    residual is bad); r (b, q) and J (b, q, p) with ||r + J dx|| = ||residuals + Jacobian dx||
+    for every dx (in the robust loss's Gauss-Newton scaling)."""
+
+    cost: np.ndarray
+    r: np.ndarray
+    J: np.ndarray
+
+
+# evaluate(x (b, p), which (b,) problem indices) -> the problems reduced at x
+Evaluate = Callable[[np.ndarray, np.ndarray], Reduced]
+
+
+class Reduction:
+    """Accumulates the R factor of stacked row blocks (b, rows, q): the R of all rows so far."""
+
+    def __init__(self, b: int, q: int):
+        self.R = np.zeros((b, q, q))
+
+    def add(self, block: np.ndarray) -> None:
+        if block.shape[1]:
+            self.R = np.linalg.qr(np.concatenate([self.R, block], axis=1), mode="r")
 
 
 @dataclass(frozen=True)
@@ -34,6 +62,15 @@ class Solution:
 
 
 FIELDS = ("x", "cost", "nfev", "start_cost")
+
+
+def reduce(r: np.ndarray, J: np.ndarray, loss: str = "linear", f_scale: float = 1.0) -> Reduced:
+    """Residuals (b, m) and Jacobian (b, m, p) of whole problems, reduced."""
+    b, _, p = J.shape
+    rs, Js = scaled(r, J, loss, f_scale)
+    acc = Reduction(b, p + 1)
+    acc.add(np.concatenate([Js, rs[:, :, None]], axis=2))
+    return Reduced(robust_cost(r, loss, f_scale), acc.R[:, :, p], acc.R[:, :, :p])
 
 
 def robust_cost(r: np.ndarray, loss: str, f_scale: float) -> np.ndarray:
@@ -60,7 +97,7 @@ def _rho(r: np.ndarray, loss: str, f_scale: float) -> tuple[np.ndarray, ...]:
     )
 
 
-def _scaled(r: np.ndarray, J: np.ndarray, loss: str, f_scale: float):
+def scaled(r: np.ndarray, J: np.ndarray, loss: str, f_scale: float):
     """Residuals and Jacobian of the Gauss-Newton model of a robust loss (as scipy scales them)."""
     if loss == "linear":
         return r, J
@@ -96,8 +133,6 @@ def minimise(
     hi: np.ndarray,
     max_nfev: int,
     tol: float,
-    loss: str = "linear",
-    f_scale: float = 1.0,
     check_time: Callable[[], None] = lambda: None,
 ) -> Solution:
     """Minimise each problem's cost from its start x0[b], keeping lo <= x <= hi.
@@ -109,8 +144,8 @@ def minimise(
     `max_nfev` evaluations."""
     x = np.clip(np.array(x0, dtype=float), lo, hi)
     B, p = x.shape
-    r, J = evaluate(x, np.arange(B))
-    cost = robust_cost(r, loss, f_scale)
+    at = evaluate(x, np.arange(B))
+    cost, r, J = at.cost.copy(), at.r.copy(), at.J.copy()
     start_cost = cost.copy()
     nfev = np.ones(B, dtype=int)
     if p == 0:
@@ -121,7 +156,7 @@ def minimise(
     while active.any():
         check_time()
         idx = np.flatnonzero(active)
-        xs, rr, JJ = x[idx], *_scaled(r[idx], J[idx], loss, f_scale)
+        xs, rr, JJ = x[idx], r[idx], J[idx]
         g = (rr[:, None, :] @ JJ)[:, 0]
         held = ((xs <= lo) & (g > 0)) | ((xs >= hi) & (g < 0))
         col_scale[idx] = np.maximum(col_scale[idx], np.sqrt(np.sum(JJ * JJ, axis=1)))
@@ -153,9 +188,9 @@ def minimise(
         dx = x_new - xs
         Jdx = (JJ @ dx[:, :, None])[:, :, 0]
         predicted = -np.sum((rr + 0.5 * Jdx) * Jdx, axis=1)
-        r_new, J_new = evaluate(x_new, idx)
+        trial = evaluate(x_new, idx)
         nfev[idx] += 1
-        cost_new = robust_cost(r_new, loss, f_scale)
+        cost_new, r_new, J_new = trial.cost, trial.r, trial.J
         actual = cost[idx] - cost_new
         accept = np.isfinite(cost_new) & (actual > 0)
         ratio = np.where(predicted > 0, actual / np.where(predicted > 0, predicted, 1.0), 0.0)

@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +24,13 @@ from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
 from sldagent.fitters import lm
-from sldagent.fitters.linear import solve_box
+from sldagent.fitters.linear import orthonormal, solve_box
 from sldagent.fitters.recipe import FitRecipe, FitResult
 from sldagent.law import Law
 
 _BAD_RESIDUAL = lm.BAD_RESIDUAL
-_CHUNK_ELEMENTS = 1 << 17  # problems x rows evaluated at once: bounds memory on large data
+_CHUNK_ELEMENTS = 1 << 16  # problems x rows evaluated at once: bounds memory on large data
+_BIG = 1e150  # Jacobian entries are clipped to this, so that their squares stay finite
 _THREADPOOLS = ThreadpoolController()  # finding the BLAS libraries once costs milliseconds
 
 
@@ -49,6 +50,17 @@ class _Rows:
         if len(which) == len(self.y):
             return self
         return _Rows([c[which] for c in self.cols], self.y[which], self.scale[which])
+
+    def slices(self) -> Iterator[_Rows]:
+        """The rows in slices of at most _CHUNK_ELEMENTS values per stack."""
+        b, n, k = self.y.shape
+        step = max(1, _CHUNK_ELEMENTS // (b * k))
+        if step >= n:
+            yield self
+            return
+        for i in range(0, n, step):
+            cols = [c[:, i : i + step] for c in self.cols]
+            yield _Rows(cols, self.y[:, i : i + step], self.scale)
 
 
 @dataclass(frozen=True)
@@ -113,67 +125,78 @@ def _clean(r: np.ndarray) -> np.ndarray:
     return np.nan_to_num(r, nan=_BAD_RESIDUAL, posinf=_BAD_RESIDUAL, neginf=-_BAD_RESIDUAL)
 
 
-def _flat(a: np.ndarray) -> np.ndarray:
-    return a.reshape(len(a), -1)
-
-
 def _project(
     prob: _Problem, rows: _Rows, z: np.ndarray, jac: bool
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, lm.Reduced | None, np.ndarray, np.ndarray]:
     """Variable projection at nonlinear values z (b, n_nl): the linear parameters solved by
-    (bounded) least squares; returns scaled residuals (b, m), their Jacobian with respect to z
-    projected off the free linear columns (Kaufman's), the linear coefficients (b, n_lin) and
-    whether each is free (not held at a bound)."""
+    (bounded) least squares. Returns the cost (0.5 * sum of squared scaled residuals; inf if
+    the law is not finite on the rows), with `jac` the problem reduced over z with Kaufman's
+    Jacobian (projected off the free linear columns), the linear coefficients (b, n_lin) and
+    whether each is free (not held at a bound). Rows are taken in slices and reduced to small
+    R factors as they go, so memory does not grow with them."""
     b, k = len(z), len(prob.targets)
-    lin, nl = prob.linear, prob.nonlinear
+    lin, nl, L = prob.linear, prob.nonlinear, len(prob.linear)
     theta: list = [0.0] * len(prob.law.params)
     for j, i in enumerate(nl):
         theta[i] = z[:, j : j + 1]
-    out = prob.law.evaluate(rows.cols, theta, lin, value=True)  # (k + k*L, b, n)
-    base = np.moveaxis(out[:k], 0, -1)  # (b, n, k)
-    rhs = _flat((rows.y - base) / rows.scale)
-    ok = np.all(np.isfinite(rhs), axis=1)
-    if lin:  # single-target problems only: the design is (b, n, L)
-        A = np.moveaxis(out[k:], 0, -1) / rows.scale
-        ok &= np.all(np.isfinite(A), axis=(1, 2))
-        A = np.where(ok[:, None, None], A, 0.0)
-        rhs = np.where(ok[:, None], rhs, 0.0)
-        lo, hi = prob.lo[list(lin)], prob.hi[list(lin)]
-        sol = solve_box(A, rhs, lo, hi, want_basis=jac)
+    design = lm.Reduction(b, L + 1)  # of [A | y - base]: the linear least-squares problem
+    ok = np.ones(b, dtype=bool)
+    for part in rows.slices():
+        out = prob.law.evaluate(part.cols, theta, lin, value=True)  # (k + k*L, b, n)
+        rhs = ((part.y - np.moveaxis(out[:k], 0, -1)) / part.scale).reshape(b, -1)
+        A = np.moveaxis(out[k:], 0, -1) / part.scale if L else np.zeros((b, rhs.shape[1], 0))
+        block = np.concatenate([A, rhs[:, :, None]], axis=2)  # (linear only if k == 1)
+        ok &= np.all(np.isfinite(block), axis=(1, 2))
+        design.add(np.where(ok[:, None, None], block, 0.0))
+    M, d = design.R[:, :, :L], design.R[:, :, L]
+    if L:
+        sol = solve_box(M, d, prob.lo[list(lin)], prob.hi[list(lin)])
         coef, free = sol.coef, sol.free
-        r = (A @ coef[:, :, None])[:, :, 0] - rhs
     else:
         coef, free = np.zeros((b, 0)), np.ones((b, 0), dtype=bool)
-        r = -rhs
-    r = np.where(ok[:, None], _clean(r), _BAD_RESIDUAL)
+    misfit = (M @ coef[:, :, None])[:, :, 0] - d
+    cost = np.where(ok, 0.5 * np.sum(misfit * misfit, axis=1), np.inf)
     if not jac:
-        return r, None, coef, free
+        return cost, None, coef, free
     for j, i in enumerate(lin):
         theta[i] = coef[:, j : j + 1]
-    d = prob.law.evaluate(rows.cols, theta, nl, value=False)  # (k * n_nl, b, n)
-    d = np.moveaxis(d.reshape(k, len(nl), b, d.shape[-1]), (0, 1), (2, 3))  # (b, n, k, n_nl)
-    J = (d / rows.scale[..., None]).reshape(b, -1, len(nl))
-    J = np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
-    if lin:
-        J = J - sol.basis @ (sol.basis.transpose(0, 2, 1) @ J)
-    return r, J, coef, free
+    which = (*lin, *nl)
+    full = lm.Reduction(b, len(which) + 1)  # of [A | J_z | residuals] at (z, coef)
+    for part in rows.slices():
+        out = prob.law.evaluate(part.cols, theta, which, value=True)
+        n = out.shape[-1]
+        r = _clean(((np.moveaxis(out[:k], 0, -1) - part.y) / part.scale).reshape(b, -1))
+        d_ = np.moveaxis(out[k:].reshape(k, len(which), b, n), (0, 1), (2, 3))
+        J = np.nan_to_num((d_ / part.scale[..., None]).reshape(b, n * k, len(which)))
+        full.add(np.concatenate([np.clip(J, -_BIG, _BIG), r[:, :, None]], axis=2))
+    R = full.R
+    basis = orthonormal(R[:, :, :L] * free[:, None, :])
+    Jz, r = R[:, :, L:-1], R[:, :, -1]
+    Jz = Jz - basis @ (basis.transpose(0, 2, 1) @ Jz)
+    r = r - (basis @ (basis.transpose(0, 2, 1) @ r[:, :, None]))[:, :, 0]
+    return cost, lm.Reduced(cost, r, Jz), coef, free
 
 
-def _joint(prob: _Problem, rows: _Rows, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Residuals (b, m) in fitting space (log space if the recipe says so) and their Jacobian
-    with respect to all of the problem's parameters (b, m, p)."""
+def _joint(prob: _Problem, rows: _Rows, theta: np.ndarray) -> lm.Reduced:
+    """The problem reduced over all of its parameters, with residuals in fitting space (log
+    space if the recipe says so) and the recipe's loss."""
     b, k, p = len(theta), len(prob.targets), theta.shape[1]
+    recipe = prob.recipe
     columns = [theta[:, i : i + 1] for i in range(p)]
-    out = prob.law.evaluate(rows.cols, columns, tuple(range(p)), value=True)
-    pred = np.moveaxis(out[:k], 0, -1)  # (b, n, k)
-    n = out.shape[-1]
-    d = np.moveaxis(out[k:].reshape(k, p, b, n), (0, 1), (2, 3))  # (b, n, k, p)
-    if prob.recipe.log_target:
-        d = d / pred[..., None]
-        pred = np.log(pred)
-    r = _clean(_flat((pred - rows.y) / rows.scale))
-    J = (d / rows.scale[..., None]).reshape(b, n * k, p)
-    return r, np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
+    cost, acc = np.zeros(b), lm.Reduction(b, p + 1)
+    for part in rows.slices():
+        out = prob.law.evaluate(part.cols, columns, tuple(range(p)), value=True)
+        pred, n = np.moveaxis(out[:k], 0, -1), out.shape[-1]  # (b, n, k)
+        d = np.moveaxis(out[k:].reshape(k, p, b, n), (0, 1), (2, 3))  # (b, n, k, p)
+        if recipe.log_target:
+            d = d / pred[..., None]
+            pred = np.log(pred)
+        r = _clean(((pred - part.y) / part.scale).reshape(b, -1))
+        J = np.nan_to_num((d / part.scale[..., None]).reshape(b, n * k, p))
+        cost += lm.robust_cost(r, recipe.loss, recipe.f_scale)
+        rs, Js = lm.scaled(r, np.clip(J, -_BIG, _BIG), recipe.loss, recipe.f_scale)
+        acc.add(np.concatenate([Js, rs[:, :, None]], axis=2))
+    return lm.Reduced(cost, acc.R[:, :, p], acc.R[:, :, :p])
 
 
 def _chunks(count: int, rows_per_problem: int) -> list[np.ndarray]:
@@ -185,10 +208,9 @@ def _minimise(
     prob: _Problem,
     rows_of: Callable[[np.ndarray], _Rows],
     x0: np.ndarray,
-    residuals: Callable[[_Rows, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    residuals: Callable[[_Rows, np.ndarray], lm.Reduced],
     params: Sequence[int],
     max_nfev: int,
-    loss: str,
     width: int,
 ) -> lm.Solution:
     """lm.minimise over some of the problem's parameters for a stack of starts, chunked so that
@@ -207,10 +229,10 @@ def _minimise(
     def outward(u: np.ndarray) -> np.ndarray:
         return np.where(log, np.exp(np.where(log, u, 0.0)), u)
 
-    def evaluate(u: np.ndarray, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(u: np.ndarray, rows: _Rows) -> lm.Reduced:
         x = outward(u)
-        r, J = residuals(rows, x)
-        return r, J * np.where(log, x, 1.0)[:, None, :]
+        red = residuals(rows, x)
+        return lm.Reduced(red.cost, red.r, red.J * np.where(log, x, 1.0)[:, None, :])
 
     parts = []
     for chunk in _chunks(len(x0), width):
@@ -223,8 +245,6 @@ def _minimise(
                 inward(hi),
                 max_nfev=max_nfev,
                 tol=prob.recipe.tol,
-                loss=loss,
-                f_scale=prob.recipe.f_scale,
                 check_time=prob.check_time,
             )
         )
@@ -253,17 +273,16 @@ def _solve(prob: _Problem, groups: _Groups) -> tuple[np.ndarray, np.ndarray, np.
 
     evals = np.zeros(G, dtype=int)
     if p == 0:
-        r, _ = _joint(prob, fit_rows(np.arange(G)), np.zeros((G, 0)))
-        return lm.robust_cost(r, recipe.loss, recipe.f_scale), np.zeros((G, 0)), evals + 1
+        cost = _joint(prob, fit_rows(np.arange(G)), np.zeros((G, 0))).cost
+        return cost, np.zeros((G, 0)), evals + 1
 
     # candidates from variable projection: their group, parameters and cost
     nl = list(prob.nonlinear)
     if not nl:
         g_idx = np.arange(G)
         thetas = np.tile(theta0, (G, 1))
-        r, _, coef, _ = _project(prob, orig_rows(g_idx), np.zeros((G, 0)), jac=False)
+        costs, _, coef, _ = _project(prob, orig_rows(g_idx), np.zeros((G, 0)), jac=False)
         thetas[:, list(prob.linear)] = coef
-        costs = lm.robust_cost(r, "linear", 1.0)
         evals += 1
     else:
         names = [prob.law.params[i] for i in nl]
@@ -273,8 +292,8 @@ def _solve(prob: _Problem, groups: _Groups) -> tuple[np.ndarray, np.ndarray, np.
         g_all, s_all = np.repeat(np.arange(G), S), np.tile(np.arange(S), G)
         for chunk in _chunks(G * S, n * k):
             prob.check_time()
-            r = _project(prob, orig_rows(g_all[chunk]), starts[s_all[chunk]], jac=False)[0]
-            screened[chunk] = lm.robust_cost(r, "linear", 1.0)
+            z = starts[s_all[chunk]]
+            screened[chunk] = _project(prob, orig_rows(g_all[chunk]), z, jac=False)[0]
         evals += S
         screened = screened.reshape(G, S)
         picks = []
@@ -289,10 +308,9 @@ def _solve(prob: _Problem, groups: _Groups) -> tuple[np.ndarray, np.ndarray, np.
             prob,
             lambda c: orig_rows(g_idx[c]),
             starts[[s for _, s in picks]],
-            lambda rows, z: _project(prob, rows, z, jac=True)[:2],
+            lambda rows, z: _project(prob, rows, z, jac=True)[1],
             nl,
             max_nfev,
-            "linear",
             n * k,
         )
         np.add.at(evals, g_idx, sol.nfev)
@@ -319,7 +337,6 @@ def _solve(prob: _Problem, groups: _Groups) -> tuple[np.ndarray, np.ndarray, np.
         lambda rows, t: _joint(prob, rows, t),
         range(p),
         recipe.iterations * (p + 1),
-        recipe.loss,
         n * k,
     )
     for j, c in enumerate(chosen):  # polished first: it wins a tie

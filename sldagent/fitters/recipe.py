@@ -24,7 +24,7 @@ class FitRecipe:
     iterations: int = 50  # function evaluations per parameter (+1) allowed to each local solve
     tol: float = 1e-10  # relative tolerance on cost and step (scipy's ftol/xtol/gtol)
     seed: int = 0
-    time_limit: float = 20.0
+    time_limit: float = 20.0  # seconds per group (fit_groups: the groups share it x their number)
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     init: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 

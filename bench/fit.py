@@ -14,7 +14,7 @@ import numpy as np
 from bench.laws import Form, synthetic_groups
 from bench.reference import reference_fit
 from sldagent.evaluation import human_recipe
-from sldagent.fitters import FitRecipe, fit_groups, predict_groups
+from sldagent.fitters import FitRecipe, fit_groups
 from sldagent.law import Law, parse_law
 from sldagent.metrics import r2
 from sldagent.task import load_task, load_train
@@ -47,12 +47,14 @@ class FitCase:
 
 @dataclass(frozen=True)
 class FitTiming:
-    """Median seconds and train R² per method for one case."""
+    """Median seconds, train R² and the number of groups whose parameters leave the recipe's
+    bounds (the reference does not know them), per method, for one case."""
 
     case: FitCase
     n_params: int
     seconds: dict[str, float]
     r2: dict[str, float]
+    outside: dict[str, int]
 
     def speedup(self, method: str) -> float:
         return self.seconds[method] / self.seconds["ours"]
@@ -88,24 +90,32 @@ def form_case(form: Form, n_groups: int = 8, rows: int = 50) -> FitCase:
     )
 
 
-def _score(law: Law, groups: list, thetas: dict[str, np.ndarray]) -> float:
-    trues, preds = [], []
-    for name, X, y in groups:
+def _score(case: FitCase, law: Law, thetas: dict[str, np.ndarray]) -> tuple[float, int]:
+    """Pooled train R² of per-group parameters, and how many groups leave the bounds."""
+    trues, preds, outside = [], [], 0
+    lo = np.array([case.recipe.bounds.get(p, (-np.inf, np.inf))[0] for p in law.params])
+    hi = np.array([case.recipe.bounds.get(p, (-np.inf, np.inf))[1] for p in law.params])
+    for name, X, y in case.groups:
         trues.append(np.asarray(y, dtype=float).reshape(len(X), -1))
+        theta = thetas.get(name)
+        if theta is None:
+            preds.append(np.full_like(trues[-1], np.nan))
+            continue
+        outside += int(np.any(theta < lo) or np.any(theta > hi))
         with np.errstate(all="ignore"):
-            preds.append(law.predict(X, thetas[name]))
-    return r2(np.concatenate(trues), np.concatenate(preds))
+            preds.append(law.predict(X, theta))
+    return r2(np.concatenate(trues), np.concatenate(preds)), outside
 
 
-def _ours(case: FitCase, law: Law) -> float:
+def _ours(case: FitCase, law: Law) -> tuple[float, int]:
     fits = fit_groups(law, case.groups, case.recipe)
-    return r2(*predict_groups(law, case.groups, fits))
+    return _score(case, law, {g: f.theta for g, f in fits.items() if f.ok})
 
 
-def _reference(restarts: int) -> Callable[[FitCase, Law], float]:
-    def run(case: FitCase, law: Law) -> float:
+def _reference(restarts: int) -> Callable[[FitCase, Law], tuple[float, int]]:
+    def run(case: FitCase, law: Law) -> tuple[float, int]:
         thetas = reference_fit(law, case.groups, restarts=restarts, recipe=case.recipe)
-        return _score(law, case.groups, thetas)
+        return _score(case, law, thetas)
 
     return run
 
@@ -117,7 +127,7 @@ def measure(case: FitCase, repeats: int, methods: Sequence[str] = METHODS) -> Fi
     """Median wall time over `repeats` of fitting every group and scoring train R², methods
     interleaved within each repeat so that machine load falls on all of them alike."""
     seconds: dict[str, list[float]] = {m: [] for m in methods}
-    scores: dict[str, float] = {}
+    scores: dict[str, tuple[float, int]] = {}
     for _ in range(repeats):
         for method in methods:
             law = case.law()
@@ -131,5 +141,6 @@ def measure(case: FitCase, repeats: int, methods: Sequence[str] = METHODS) -> Fi
         case=case,
         n_params=len(case.law().params),
         seconds={m: statistics.median(v) for m, v in seconds.items()},
-        r2=scores,
+        r2={m: v[0] for m, v in scores.items()},
+        outside={m: v[1] for m, v in scores.items()},
     )

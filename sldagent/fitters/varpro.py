@@ -142,6 +142,7 @@ def _project(
     design = lm.Reduction(b, L + 1)  # of [A | y - base]: the linear least-squares problem
     ok = np.ones(b, dtype=bool)
     for part in rows.slices():
+        prob.check_time()
         out = prob.law.evaluate(part.cols, theta, lin, value=True)  # (k + k*L, b, n)
         rhs = ((part.y - np.moveaxis(out[:k], 0, -1)) / part.scale).reshape(b, -1)
         A = np.moveaxis(out[k:], 0, -1) / part.scale if L else np.zeros((b, rhs.shape[1], 0))
@@ -163,6 +164,7 @@ def _project(
     which = (*lin, *nl)
     full = lm.Reduction(b, len(which) + 1)  # of [A | J_z | residuals] at (z, coef)
     for part in rows.slices():
+        prob.check_time()
         out = prob.law.evaluate(part.cols, theta, which, value=True)
         n = out.shape[-1]
         r = _clean(((np.moveaxis(out[:k], 0, -1) - part.y) / part.scale).reshape(b, -1))
@@ -185,6 +187,7 @@ def _joint(prob: _Problem, rows: _Rows, theta: np.ndarray) -> lm.Reduced:
     columns = [theta[:, i : i + 1] for i in range(p)]
     cost, acc = np.zeros(b), lm.Reduction(b, p + 1)
     for part in rows.slices():
+        prob.check_time()
         out = prob.law.evaluate(part.cols, columns, tuple(range(p)), value=True)
         pred, n = np.moveaxis(out[:k], 0, -1), out.shape[-1]  # (b, n, k)
         d = np.moveaxis(out[k:].reshape(k, p, b, n), (0, 1), (2, 3))  # (b, n, k, p)
@@ -281,9 +284,13 @@ def _solve(prob: _Problem, groups: _Groups) -> tuple[np.ndarray, np.ndarray, np.
     if not nl:
         g_idx = np.arange(G)
         thetas = np.tile(theta0, (G, 1))
-        costs, _, coef, _ = _project(prob, orig_rows(g_idx), np.zeros((G, 0)), jac=False)
+        costs, _, coef, free = _project(prob, orig_rows(g_idx), np.zeros((G, 0)), jac=False)
         thetas[:, list(prob.linear)] = coef
         evals += 1
+        if recipe.loss == "linear" and not recipe.log_target and free.all():
+            # a law linear in all its parameters, no bound active, plain loss: the least-squares
+            # solution is already the exact optimum, and a polish could only add rounding
+            return costs, thetas, evals
     else:
         names = [prob.law.params[i] for i in nl]
         starts = _starts(recipe, names, prob.lo[nl], prob.hi[nl])

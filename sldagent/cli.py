@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -13,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from sldagent.cluster import CONNECT_TIMEOUT, dask_client
 from sldagent.law import LawError
 from sldagent.task import DataError, list_tasks, load_task, resolve_data_root
 
@@ -265,6 +267,17 @@ def _replay_source(source: Path, run_dir: Path) -> dict:
     return saved
 
 
+def _backend_context(args: argparse.Namespace):
+    """A Dask client for `--backend dask --scheduler ADDRESS`; nothing for local backends."""
+    if args.scheduler and args.backend != "dask":
+        raise ValueError("--scheduler needs --backend dask")
+    if args.backend != "dask":
+        return contextlib.nullcontext()
+    if not args.scheduler:
+        raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT (the Dask scheduler)")
+    return dask_client(args.scheduler, args.connect_timeout)
+
+
 def cmd_discover(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -275,6 +288,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     from sldagent.search.loop import Search, SearchConfig
     from sldagent.task import load_train
 
+    backend = _backend_context(args)
     root = resolve_data_root(args.data_dir)
     saved = None
     if args.resume and args.replay:
@@ -327,9 +341,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     search = Search(task, train, config, run_dir, chat)
     try:
-        result = search.run(
-            jobs=jobs, backend=args.backend, time_limit=args.time_limit, progress=progress
-        )
+        with backend:
+            result = search.run(
+                jobs=jobs, backend=args.backend, time_limit=args.time_limit, progress=progress
+            )
     except LLMUnavailable as err:
         raise LLMUnavailable(
             f"{err}; the run's log is intact: continue with `sldagent discover --resume {run_dir}`"
@@ -636,7 +651,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=0, help="parallel workers (default: all cores)")
-    p.add_argument("--backend", default="loky", help="joblib backend (default loky)")
+    p.add_argument("--backend", default="loky", help="joblib backend (default loky; or dask)")
+    p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="with --backend dask: the Dask scheduler whose workers evaluate candidates",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=CONNECT_TIMEOUT,
+        help=f"seconds to wait for the Dask scheduler (default {CONNECT_TIMEOUT:g})",
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its log")
     p.add_argument("--run-dir", help="where to write the run (default runs/TASK/TIME-seedS)")
     p.add_argument(

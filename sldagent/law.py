@@ -32,6 +32,7 @@ FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
 MAX_TEXT_CHARS = 4000
 MAX_CONST_EXPONENT = 64.0
 MAX_DEPTH = 50  # nesting levels; deeper trees overflow the recursion of sympy's printers
+_CHUNK = 1 << 16  # values a law is evaluated on at once (per intermediate result)
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
@@ -494,94 +495,139 @@ _UNARY = {
     sympy.log: np.log,
     sympy.Abs: np.abs,
     sympy.tanh: np.tanh,
-    sympy.sign: np.sign,
 }
-
-
-def _heaviside(v: np.ndarray) -> np.ndarray:
-    return np.heaviside(v, 0.5)
-
-
-class _RealAbs(sympy.Function):
-    """abs() while differentiating. Law values are real, so d|u| = sign(u) du; sympy's own Abs
-    derivative allows a complex u (e.g. sqrt of a real feature) and brings in re, im, atan2 and
-    cos, which the compiler does not know."""
-
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        return sympy.sign(self.args[0], evaluate=False)
-
-
-def _minmax_fdiff(f: sympy.Function, argindex: int, sign: int) -> sympy.Expr:
-    i = argindex - 1
-    others = f.args[:i] + f.args[i + 1 :]
-    rest = others[0] if len(others) == 1 else type(f)(*others)
-    return sympy.Heaviside(sign * (f.args[i] - rest), evaluate=False)
-
-
-class _DiffMin(sympy.Function):
-    """min() while differentiating: d min/d a_i = H(min(others) - a_i), built without sympy's
-    Min evaluation (which compares its arguments and can fail, e.g. "zoo is not comparable")."""
-
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        return _minmax_fdiff(self, argindex, -1)
-
-
-class _DiffMax(sympy.Function):
-    """max() while differentiating: d max/d a_i = H(a_i - max(others))."""
-
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        return _minmax_fdiff(self, argindex, 1)
-
-
-def _diff(expr: sympy.Expr, sym: sympy.Symbol) -> sympy.Expr:
-    """d expr / d sym with real-valued rules for abs, min and max (see the classes above)."""
-    swapped = expr.replace(sympy.Abs, _RealAbs)
-    swapped = swapped.replace(sympy.Min, _DiffMin).replace(sympy.Max, _DiffMax)
-    d = sympy.diff(swapped, sym)
-    d = d.replace(_DiffMin, lambda *a: sympy.Min(*a, evaluate=False))
-    d = d.replace(_DiffMax, lambda *a: sympy.Max(*a, evaluate=False))
-    return d.replace(_RealAbs, lambda a: sympy.Abs(a, evaluate=False))
 
 
 @dataclass(frozen=True)
 class _Program:
-    """Straight-line code over slots: each step computes one distinct sub-expression once."""
+    """Straight-line code over slots: each step computes one distinct sub-expression once.
+
+    Inputs may be arrays of any broadcast-compatible shapes (features (n,) and scalar parameters
+    for one fit; features (B, n) and parameters (B, 1) for B fits at once). A slot is dropped
+    after its last use, so peak memory is the widest cut of the expression, not its size."""
 
     steps: tuple[tuple, ...]
     outputs: tuple[int, ...]
+    release: tuple[tuple[int, ...], ...]  # slots no longer needed after each step
+    depends: tuple[frozenset[int], ...]  # parameters each slot depends on
 
     def run(self, columns: Sequence[np.ndarray], theta: Sequence[float], n: int) -> np.ndarray:
-        slots: list = []
-        with np.errstate(all="ignore"):
-            for op, arg in self.steps:
-                if op == "x":
-                    slots.append(columns[arg])
-                elif op == "p":
-                    slots.append(theta[arg])
-                elif op == "c":
-                    slots.append(arg)
-                elif op == "add":
-                    acc = slots[arg[0]]
-                    for i in arg[1:]:
-                        acc = acc + slots[i]
-                    slots.append(acc)
-                elif op == "mul":
-                    acc = slots[arg[0]]
-                    for i in arg[1:]:
-                        acc = acc * slots[i]
-                    slots.append(acc)
-                elif op == "pow":
-                    slots.append(_power(slots[arg[0]], slots[arg[1]]))
-                elif op == "min":
-                    slots.append(_reduce(np.minimum, [slots[i] for i in arg]))
-                elif op == "max":
-                    slots.append(_reduce(np.maximum, [slots[i] for i in arg]))
-                else:  # unary function
-                    slots.append(op(slots[arg]))
         out = np.empty((n, len(self.outputs)))
-        for j, i in enumerate(self.outputs):
-            out[:, j] = slots[i]
+        for j, value in enumerate(self.values(columns, theta)):
+            out[:, j] = value
         return out
+
+    def run_batch(
+        self, columns: Sequence[np.ndarray], theta: Sequence, shape: tuple[int, ...]
+    ) -> np.ndarray:
+        """Outputs stacked along a first axis: (n_outputs, *shape)."""
+        out = np.empty((len(self.outputs), *shape))
+        for j, value in enumerate(self.values(columns, theta)):
+            out[j] = value
+        return out
+
+    def values(self, columns: Sequence[np.ndarray], theta: Sequence, keep: bool = False) -> list:
+        """Output values; with `keep`, every slot's value (for differentiation)."""
+        slots: list = [None] * len(self.steps)
+        release = () if keep else self.release
+        with np.errstate(all="ignore"):
+            for t, (op, arg) in enumerate(self.steps):
+                if op == "x":
+                    v = columns[arg]
+                elif op == "p":
+                    v = theta[arg]
+                elif op == "c":
+                    v = arg
+                elif op == "add":
+                    v = slots[arg[0]]
+                    for i in arg[1:]:
+                        v = v + slots[i]
+                elif op == "mul":
+                    v = slots[arg[0]]
+                    for i in arg[1:]:
+                        v = v * slots[i]
+                elif op == "pow":
+                    v = _power(slots[arg[0]], slots[arg[1]])
+                elif op == "min":
+                    v = _reduce(np.minimum, [slots[i] for i in arg])
+                elif op == "max":
+                    v = _reduce(np.maximum, [slots[i] for i in arg])
+                else:  # unary function
+                    v = op(slots[arg])
+                slots[t] = v
+                if release:
+                    for i in release[t]:
+                        slots[i] = None
+        return slots if keep else [slots[i] for i in self.outputs]
+
+    def derivatives(
+        self,
+        columns: Sequence[np.ndarray],
+        theta: Sequence,
+        which: tuple[int, ...],
+        shape: tuple[int, ...],
+    ) -> np.ndarray:
+        """Outputs, then d output / d theta[i] for i in `which`, output by output, stacked:
+        (n_out * (1 + len(which)), *shape). Reverse mode: one backward sweep per output gives
+        the derivatives for all parameters at about the cost of two evaluations."""
+        slots = self.values(columns, theta, keep=True)
+        live = [bool(d & frozenset(which)) for d in self.depends]
+        column = {p: j for j, p in enumerate(which)}
+        k, m = len(self.outputs), len(which)
+        out = np.zeros((k * (1 + m), *shape))
+        with np.errstate(all="ignore"):
+            for j, o in enumerate(self.outputs):
+                out[j] = slots[o]
+                if not live[o]:
+                    continue
+                adjoint: list = [None] * len(self.steps)
+                adjoint[o] = 1.0
+                for t in range(o, -1, -1):
+                    a = adjoint[t]
+                    if a is None:
+                        continue
+                    op, arg = self.steps[t]
+                    if op == "p":
+                        out[k + j * m + column[arg]] += a
+                        continue
+                    for i, partial in _partials(op, arg, slots, t, live):
+                        g = a * partial
+                        adjoint[i] = g if adjoint[i] is None else adjoint[i] + g
+        return out
+
+
+def _partials(op, arg, slots: list, t: int, live: list):
+    """(input slot, d step / d input) for the inputs of step t that depend on a wanted
+    parameter; the rules of the law language's operations."""
+    if op == "add":
+        for i in arg:
+            if live[i]:
+                yield i, 1.0
+    elif op == "mul":
+        for n, i in enumerate(arg):
+            if live[i]:
+                yield i, _reduce(np.multiply, [slots[c] for c in arg[:n] + arg[n + 1 :]])
+    elif op == "pow":
+        base, exponent = arg
+        b, e = slots[base], slots[exponent]
+        if live[base]:
+            yield base, e * _power(b, e - 1.0)
+        if live[exponent]:
+            yield exponent, slots[t] * np.log(b)
+    elif op in ("min", "max"):  # d min / d a_i = H(min(others) - a_i), with H(0) = 1/2
+        pick, sign = (np.minimum, 1.0) if op == "min" else (np.maximum, -1.0)
+        for n, i in enumerate(arg):
+            if live[i]:
+                rest = _reduce(pick, [slots[c] for c in arg[:n] + arg[n + 1 :]])
+                yield i, np.heaviside(sign * (rest - slots[i]), 0.5)
+    elif op is np.exp:
+        yield arg, slots[t]
+    elif op is np.log:
+        yield arg, 1.0 / slots[arg]
+    elif op is np.abs:
+        yield arg, np.sign(slots[arg])
+    elif op is np.tanh:
+        yield arg, 1.0 - slots[t] * slots[t]
 
 
 def _reduce(fn, values: list) -> np.ndarray:
@@ -596,14 +642,14 @@ def _power(base, exponent):
         if exponent == 2.0:
             return base * base
         if exponent == -1.0:
-            return 1.0 / base
+            return np.divide(1.0, base)  # a parameter-only base is a Python float: 1/0 -> inf
         if exponent == 0.5:
             return np.sqrt(base)
     return np.power(base, exponent)
 
 
 def _real_constant(node: sympy.Expr) -> float:
-    """A number of a derivative as a float; NaN if it is not real (d/da (-2)**a has log(-2))."""
+    """A number of the law as a float; NaN if it is not real."""
     try:
         return float(node)
     except (TypeError, ValueError):
@@ -625,7 +671,7 @@ def _compile(
             step = ("x", feature_index[node])
         elif node in param_index:
             step = ("p", param_index[node])
-        elif node.is_number:
+        elif node.is_Atom and node.is_number:  # (is_number walks a whole subtree)
             step = ("c", _real_constant(node))
         elif isinstance(node, sympy.Add):
             step = ("add", tuple(emit(a) for a in node.args))
@@ -637,8 +683,6 @@ def _compile(
             step = ("min", tuple(emit(a) for a in node.args))
         elif isinstance(node, sympy.Max):
             step = ("max", tuple(emit(a) for a in node.args))
-        elif isinstance(node, sympy.Heaviside):
-            step = (_heaviside, emit(node.args[0]))
         elif node.func in _UNARY:
             step = (_UNARY[node.func], emit(node.args[0]))
         else:
@@ -650,7 +694,55 @@ def _compile(
         return slot_of[node]
 
     outputs = tuple(emit(e) for e in exprs)
-    return _Program(steps=tuple(steps), outputs=outputs)
+    last_use = {}
+    for t, (op, arg) in enumerate(steps):
+        if op in ("add", "mul", "pow", "min", "max"):
+            for i in arg:
+                last_use[i] = t
+        elif op not in ("x", "p", "c"):
+            last_use[arg] = t
+    release: list[list[int]] = [[] for _ in steps]
+    for i, t in last_use.items():
+        if i not in outputs:
+            release[t].append(i)
+    depends: list[frozenset[int]] = []
+    for op, arg in steps:
+        if op == "p":
+            depends.append(frozenset([arg]))
+        elif op in ("x", "c"):
+            depends.append(frozenset())
+        elif op in ("add", "mul", "pow", "min", "max"):
+            depends.append(frozenset().union(*(depends[i] for i in arg)))
+        else:
+            depends.append(depends[arg])
+    return _Program(
+        steps=tuple(steps),
+        outputs=outputs,
+        release=tuple(tuple(r) for r in release),
+        depends=tuple(depends),
+    )
+
+
+def _degree(node: sympy.Basic, syms: set, memo: dict) -> int:
+    """Polynomial degree of an expression in the symbols `syms` taken together, capped at 2
+    (2 means "not affine": a product of two of them, a power, or one inside a function)."""
+    if node in memo:
+        return memo[node]
+    if node.is_Symbol:
+        d = 1 if node in syms else 0
+    elif not node.args:
+        d = 0
+    elif isinstance(node, sympy.Add):
+        d = max(_degree(a, syms, memo) for a in node.args)
+    elif isinstance(node, sympy.Mul):
+        d = min(2, sum(_degree(a, syms, memo) for a in node.args))
+    elif isinstance(node, sympy.Pow):
+        base, exponent = _degree(node.base, syms, memo), _degree(node.exp, syms, memo)
+        d = 0 if base == exponent == 0 else 2
+    else:  # exp, log, abs, tanh, min, max
+        d = 0 if all(_degree(a, syms, memo) == 0 for a in node.args) else 2
+    memo[node] = d
+    return d
 
 
 # --- the Law ------------------------------------------------------------------------------------
@@ -666,12 +758,16 @@ class Law:
     exprs: tuple[sympy.Expr, ...]
 
     @cached_property
-    def _value_program(self) -> _Program:
-        return _compile(self.exprs, self.features, self.params)
+    def _cache(self) -> dict:
+        """Compiled programs, derivatives and sub-laws, made once per law and reused by every
+        group and fold it is fitted on (the law is immutable, so they never go stale)."""
+        return {}
 
-    @cached_property
-    def _jacobian_programs(self) -> dict[tuple[int, ...], _Program]:
-        return {}  # one compiled program per requested set of parameter columns
+    @property
+    def _program(self) -> _Program:
+        if "program" not in self._cache:
+            self._cache["program"] = _compile(self.exprs, self.features, self.params)
+        return self._cache["program"]
 
     def _columns(self, X: np.ndarray) -> tuple[list[np.ndarray], int]:
         X = np.asarray(X, dtype=float)
@@ -682,57 +778,82 @@ class Law:
     def predict(self, X: np.ndarray, theta: Sequence[float]) -> np.ndarray:
         """Predictions, shape (n, n_targets); non-finite values are left for the caller to judge."""
         cols, n = self._columns(X)
-        return self._value_program.run(cols, [float(t) for t in theta], n)
+        return self._program.run(cols, [float(t) for t in theta], n)
 
     def jacobian(
         self, X: np.ndarray, theta: Sequence[float], columns: Sequence[int] | None = None
     ) -> np.ndarray:
-        """d prediction / d theta, shape (n, n_targets, n_columns), from the sympy derivatives;
-        `columns` picks some parameters (default: all)."""
+        """d prediction / d theta, shape (n, n_targets, n_columns), exact (reverse-mode
+        differentiation of the compiled law); `columns` picks some parameters (default: all)."""
         cols, n = self._columns(X)
         which = tuple(range(len(self.params))) if columns is None else tuple(columns)
-        program = self._jacobian_programs.get(which)
-        if program is None:
-            entries = [_diff(e, _sym(self.params[i])) for e in self.exprs for i in which]
-            program = _compile(entries, self.features, self.params)
-            self._jacobian_programs[which] = program
         k = len(self.targets)
+        out = self.evaluate(cols, [float(t) for t in theta], which, value=False)
+        return np.moveaxis(out.reshape(k, len(which), n), 2, 0)
+
+    def evaluate(
+        self,
+        columns: Sequence[np.ndarray],
+        theta: Sequence[np.ndarray | float],
+        which: Sequence[int] = (),
+        value: bool = True,
+    ) -> np.ndarray:
+        """Many fits at once: feature columns and parameter values broadcast against each other
+        (e.g. features (B, n), parameters (B, 1)). Returns the predictions (if `value`), then
+        d prediction / d theta[i] for i in `which`, target by target: (n_out, *shape)."""
+        which = tuple(which)
+        shape = np.broadcast_shapes(*(np.shape(v) for v in [*columns, *theta]))
+        k = len(self.targets)
+        if not which and not value:
+            return np.empty((0, *shape))
+        n, size = (shape[-1], math.prod(shape)) if shape else (1, 1)
+        if size > _CHUNK and n > 1:  # in slices of rows: the intermediates stay cache-sized
+            out = np.empty((k * (value + len(which)), *shape))
+            step = max(1, _CHUNK * n // size)
+            for i in range(0, n, step):
+                part = [v[..., i : i + step] if np.shape(v)[-1:] == (n,) else v for v in columns]
+                params = [v[..., i : i + step] if np.shape(v)[-1:] == (n,) else v for v in theta]
+                out[..., i : i + step] = self.evaluate(part, params, which, value)
+            return out
         if not which:
-            return np.zeros((n, k, 0))
-        return program.run(cols, [float(t) for t in theta], n).reshape(n, k, len(which))
+            return self._program.run_batch(columns, theta, shape)
+        out = self._program.derivatives(columns, theta, which, shape)
+        return out if value else out[k:]
 
     def restrict(self, targets: Sequence[int]) -> tuple[Law, tuple[int, ...]]:
         """The sub-law of some targets, and the indices (into params) of the parameters it keeps."""
-        keep = sorted({i for j in targets for i in self.target_params(j)})
-        sub = Law(
-            features=self.features,
-            targets=tuple(self.targets[j] for j in targets),
-            params=tuple(self.params[i] for i in keep),
-            exprs=tuple(self.exprs[j] for j in targets),
-        )
-        return sub, tuple(keep)
+        key = ("restrict", tuple(targets))
+        if key not in self._cache:
+            keep = sorted({i for j in targets for i in self.target_params(j)})
+            sub = Law(
+                features=self.features,
+                targets=tuple(self.targets[j] for j in targets),
+                params=tuple(self.params[i] for i in keep),
+                exprs=tuple(self.exprs[j] for j in targets),
+            )
+            self._cache[key] = (sub, tuple(keep))
+        return self._cache[key]
 
     def target_params(self, j: int) -> tuple[int, ...]:
         """Indices (into params) of the parameters that target j's formula uses."""
-        free = self.exprs[j].free_symbols
-        return tuple(i for i, p in enumerate(self.params) if _sym(p) in free)
+        key = ("uses", j)
+        if key not in self._cache:
+            free = self.exprs[j].free_symbols
+            self._cache[key] = tuple(i for i, p in enumerate(self.params) if _sym(p) in free)
+        return self._cache[key]
 
     def linear_params(self, j: int) -> tuple[int, ...]:
-        """Parameters that enter target j linearly together (for variable projection)."""
-        expr = self.exprs[j]
-        chosen: list[int] = []
-        derivs: dict[int, sympy.Expr] = {}
-        for i in self.target_params(j):
-            sym = _sym(self.params[i])
-            d = _diff(expr, sym)
-            candidate = [_sym(self.params[c]) for c in chosen] + [sym]
-            if d.has(*candidate) or any(derivs[c].has(sym) for c in chosen):
-                continue
-            if d.has(sympy.Heaviside, sympy.sign):
-                continue
-            chosen.append(i)
-            derivs[i] = d
-        return tuple(chosen)
+        """Parameters that enter target j linearly together (for variable projection): chosen
+        in order while the formula stays affine in all of those chosen so far."""
+        key = ("linear", j)
+        if key not in self._cache:
+            chosen: list[sympy.Symbol] = []
+            for i in self.target_params(j):
+                candidate = {*chosen, _sym(self.params[i])}
+                if _degree(self.exprs[j], candidate, {}) <= 1:
+                    chosen.append(_sym(self.params[i]))
+            self._cache[key] = tuple(self.params.index(c.name) for c in chosen)
+        return self._cache[key]
 
     @cached_property
     def complexity(self) -> int:

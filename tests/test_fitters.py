@@ -334,6 +334,39 @@ def test_fit_groups_fits_each_group_and_predict_groups_pools_them(rng):
     assert np.isnan(y_pred[30:]).all() and r2(y_true, y_pred) == -math.inf
 
 
+def test_a_group_gets_the_same_fit_alone_or_with_other_groups(rng):
+    """fit_groups fits groups of equal size together as one stack; each group's result must
+    not depend on its neighbours (nor on their order)."""
+    law = _law("A*x**(-a) + E")
+    groups = []
+    for i in range(5):
+        X = rng.uniform(1.0, 50.0, (30 if i < 4 else 17, 1))
+        y = law.predict(X, [2.0 + i, 0.3 + 0.1 * i, 1.0])[:, 0] + rng.normal(0, 1e-2, len(X))
+        groups.append((f"g{i}", X, y))
+    recipe = FitRecipe(bounds={"a": (0.0, 3.0)}, n_starts=16)
+    together = fit_groups(law, groups, recipe)
+    backwards = fit_groups(law, groups[::-1], recipe)
+    for name, X, y in groups:
+        alone = fit(law, X, y, recipe)
+        assert alone.ok and alone.theta.tobytes() == together[name].theta.tobytes()
+        assert backwards[name].theta.tobytes() == together[name].theta.tobytes()
+        assert alone.n_evals == together[name].n_evals
+
+
+def test_groups_share_the_time_limit_of_their_number(rng):
+    """A fit_groups call may take time_limit x groups; past that every group fails, fast."""
+    law = _law("A*x**-a + B*y**-b + E", ("x", "y"), ("loss",))
+    groups = [
+        ("g0", (X := _chinchilla_rows(rng, 20_000)), law.predict(X, _theta(law, CHINCHILLA))[:, 0]),
+        ("g1", (X := _chinchilla_rows(rng, 20_000)), law.predict(X, _theta(law, CHINCHILLA))[:, 0]),
+    ]
+    recipe = FitRecipe(time_limit=0.1, n_starts=4096)
+    start = time.monotonic()
+    fits = fit_groups(law, groups, recipe)
+    assert time.monotonic() - start < 2 * recipe.time_limit + 1.5
+    assert all(not f.ok and "time limit 0.1s" in f.message for f in fits.values())
+
+
 # ----------------------------------------------------------------- FitRecipe
 
 

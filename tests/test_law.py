@@ -485,6 +485,35 @@ def test_jacobian_matches_central_differences(text, theta):
     np.testing.assert_allclose(J, _central_differences(law, X, theta), rtol=1e-5, atol=1e-8)
 
 
+def test_parameter_only_division_by_zero_is_inf_not_an_exception():
+    """1/(b - 1) at b = 1 is computed on a Python float: it must give inf like an array would."""
+    law = parse_law("a / (b - 1) + x", F, T)
+    X = _rng_inputs(3, 2, seed=8)
+    with np.errstate(all="ignore"):
+        out = law.predict(X, [2.0, 1.0])
+        J = law.jacobian(X, [2.0, 1.0])
+    assert np.all(np.isinf(out)) and J.shape == (3, 1, 2)
+
+
+@pytest.mark.parametrize(("text", "theta"), JACOBIAN_LAWS)
+def test_batched_evaluate_equals_one_fit_at_a_time(text, theta):
+    """evaluate() over a stack of parameter vectors gives, row for row, predict and jacobian."""
+    law = parse_law(text, F, T)
+    X = _rng_inputs(30, 2, seed=9, lo=1.1, hi=3.9)
+    thetas = np.array(theta) * np.array([[1.0], [1.1], [0.9]])  # three fits, (3, p)
+    cols = [np.tile(X[:, j], (3, 1)) for j in range(2)]  # (3, n) each
+    which = tuple(range(len(theta)))
+    out = law.evaluate(cols, [thetas[:, i : i + 1] for i in which], which)
+    assert out.shape == (1 + len(theta), 3, 30)
+    for b in range(3):
+        np.testing.assert_allclose(out[0, b], law.predict(X, thetas[b])[:, 0], rtol=1e-13)
+        np.testing.assert_allclose(out[1:, b].T, law.jacobian(X, thetas[b])[:, 0, :], rtol=1e-13)
+    # value only, and derivatives only for some parameters
+    np.testing.assert_array_equal(law.evaluate(cols, list(thetas.T[:, :, None])), out[:1])
+    last = law.evaluate(cols, list(thetas.T[:, :, None]), (len(theta) - 1,), value=False)
+    np.testing.assert_array_equal(last, out[-1:])
+
+
 MULTI = {"t1": "a*x**-b + c", "t2": "d*log(x) + c*y + tanh(e*y)"}
 
 

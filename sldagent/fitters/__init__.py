@@ -7,17 +7,10 @@ from collections.abc import Iterable
 import numpy as np
 
 from sldagent.fitters.recipe import LOSSES, FitRecipe, FitResult
-from sldagent.fitters.varpro import fit
+from sldagent.fitters.varpro import fit, fit_groups
 from sldagent.law import Law
 
 __all__ = ["LOSSES", "FitRecipe", "FitResult", "fit", "fit_groups", "predict_groups"]
-
-
-def fit_groups(
-    law: Law, groups: Iterable[tuple[str, np.ndarray, np.ndarray]], recipe: FitRecipe | None = None
-) -> dict[str, FitResult]:
-    """One parameter vector per group for the same law (DESIGN invariant 3)."""
-    return {name: fit(law, X, y, recipe) for name, X, y in groups}
 
 
 def predict_groups(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ class FitRecipe:
     iterations: int = 50  # function evaluations per parameter (+1) allowed to each local solve
     tol: float = 1e-10  # relative tolerance on cost and step (scipy's ftol/xtol/gtol)
     seed: int = 0
-    time_limit: float = 20.0
+    time_limit: float = 20.0  # seconds per group (fit_groups: the groups share it x their number)
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     init: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
@@ -40,6 +41,21 @@ class FitRecipe:
             for name, (lo, hi) in table.items():
                 if not lo <= hi:
                     raise ValueError(f"{kind} for {name!r}: low {lo} is above high {hi}")
+
+    def start_range(self, name: str) -> tuple[float, float, bool]:
+        """(low, high, log-uniform?) that starting values of parameter `name` are drawn from:
+        its init range, else its bounds (an open side 4 wide), else -2..2; log-uniform when
+        positive and wider than 100x."""
+        if name in self.init:
+            lo, hi = self.init[name]
+        else:
+            blo, bhi = self.bounds.get(name, (-math.inf, math.inf))
+            if math.isfinite(blo):
+                lo, hi = blo, bhi if math.isfinite(bhi) else min(2.0, blo + 4.0)
+            else:
+                lo, hi = (max(-2.0, bhi - 4.0), bhi) if math.isfinite(bhi) else (-2.0, 2.0)
+        lo, hi = float(min(lo, hi)), float(max(lo, hi))
+        return lo, hi, lo > 0 and hi / lo > 100
 
     def to_dict(self) -> dict:
         """JSON-ready form (for run logs)."""

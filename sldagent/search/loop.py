@@ -362,7 +362,10 @@ class Search:
         start = time.monotonic()
         done, generation = 0, 0
         best_r2 = -math.inf
-        with Parallel(n_jobs=jobs, backend=backend, return_as="generator") as parallel:
+        # "dask" comes from the caller's joblib.parallel_config (sldagent.cluster.dask_client):
+        # naming it here would make joblib build a second, unconfigured Dask backend
+        chosen = None if backend == "dask" else backend
+        with Parallel(n_jobs=jobs, backend=chosen, return_as="generator") as parallel:
             while done < self.config.budget:
                 if time_limit is not None and time.monotonic() - start > time_limit:
                     break

@@ -1,5 +1,5 @@
 """The command line: `sldagent tasks | data | baseline | evaluate | discover | init-task | export
-| rehearse | predict`."""
+| rehearse | predict | holdout | benchmark`."""
 
 from __future__ import annotations
 
@@ -189,7 +189,13 @@ def _run_config(run_dir: Path) -> dict:
     path = run_dir / "config.json"
     if not path.exists():
         raise ValueError(f"{path} not found: give a run directory made by `sldagent discover`")
-    return json.loads(path.read_text())
+    config = json.loads(path.read_text())
+    if config.get("holdout"):
+        raise ValueError(
+            f"{run_dir} is a `sldagent holdout` run (fitted without the validation slice): "
+            "use a `sldagent discover` run"
+        )
+    return config
 
 
 def _run_dir(args: argparse.Namespace, task_name: str) -> Path:
@@ -299,10 +305,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
         task = run_task(run_dir)
         config = SearchConfig.from_dict(saved["search"])
     elif args.replay:
-        task = load_task(_run_config(Path(args.replay))["task"])
+        task = run_task(Path(args.replay))
         run_dir = _run_dir(args, task.name)
         saved = _replay_source(Path(args.replay), run_dir)
         config = SearchConfig.from_dict(saved["search"])
+        if task.source is not None:
+            write_run_task(task, run_dir)
     else:
         task = _custom_task(args)
         if task is None and not args.task:
@@ -651,7 +659,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=0, help="parallel workers (default: all cores)")
-    p.add_argument("--backend", default="loky", help="joblib backend (default loky; or dask)")
+    p.add_argument(
+        "--backend",
+        default="loky",
+        choices=["loky", "threading", "multiprocessing", "sequential", "dask"],
+        help="joblib backend (default loky; dask needs --scheduler)",
+    )
     p.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",

@@ -407,7 +407,13 @@ def run_task(run_dir: Path) -> Task:
     config = Path(run_dir) / "config.json"
     if not config.is_file():
         raise ValueError(f"{config} not found: give a run directory made by `sldagent discover`")
-    return load_task(json.loads(config.read_text())["task"])
+    saved = json.loads(config.read_text())
+    if saved.get("holdout"):
+        raise ValueError(
+            f"{run_dir} is a `sldagent holdout` run (fitted without the validation slice): "
+            "use a `sldagent discover` run"
+        )
+    return load_task(saved["task"])
 
 
 def _quote(text: str) -> str:

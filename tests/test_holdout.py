@@ -46,3 +46,30 @@ def test_holdout_scores_the_chosen_law_on_the_held_slice(data_root: Path, tmp_pa
 def test_holdout_unknown_task_is_a_one_line_error(tmp_path: Path):
     code, out, err = call("holdout", "no_such_task", "--data-dir", str(tmp_path))
     assert_user_error(code, err, "no_such_task")
+
+
+def test_holdout_runs_are_refused_where_a_discover_run_is_expected(data_root: Path, tmp_path: Path):
+    run = tmp_path / "run"
+    code, _, err = call(
+        "holdout", TASK, "--budget", "4", "--jobs", "1",
+        "--run-dir", str(run), "--data-dir", str(data_root),
+    )  # fmt: skip
+    assert code == 0, err
+    for argv in (
+        ("export", str(run), "--format", "latex"),
+        ("predict", str(run), "--at", "num_params=1e9,parallel_size=8"),
+        ("rehearse", str(run)),
+    ):
+        code, out, err = (
+            call(*argv, "--data-dir", str(data_root)) if argv[0] != "export" else call(*argv)
+        )
+        assert_user_error(code, err, "holdout")
+
+
+def test_budget_below_one_is_a_one_line_error(data_root: Path, tmp_path: Path):
+    code, out, err = call(
+        "discover", TASK, "--budget", "0", "--run-dir", str(tmp_path / "r"),
+        "--data-dir", str(data_root),
+    )  # fmt: skip
+    assert_user_error(code, err, "--budget")
+    assert not (tmp_path / "r").exists()

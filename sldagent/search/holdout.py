@@ -9,6 +9,7 @@ the test rows stay sealed while the engine is being designed, too).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,9 @@ def holdout(
     rest, held = split_validation(train)
     inner = Dataset(task, rest.frame, train.path, "train")
     result = Search(task, inner, config, run_dir).run(jobs=jobs, backend=backend)
+    saved = json.loads((Path(run_dir) / "config.json").read_text())
+    saved["holdout"] = True  # predict/export/rehearse refuse it: its law never saw the slice
+    (Path(run_dir) / "config.json").write_text(json.dumps(saved, indent=2) + "\n")
     best = result.best
     chosen = _score(best["law"], FitRecipe.from_dict(best["recipe"]), inner, held)
     human_r2 = None

@@ -62,6 +62,8 @@ class SearchConfig:
     llm: LLMConfig | None = None
 
     def __post_init__(self) -> None:
+        if self.budget < 1:
+            raise ValueError(f"--budget must be at least 1 candidate (got {self.budget})")
         if self.proposer not in PROPOSERS:
             raise ValueError(f"--proposer must be one of {', '.join(PROPOSERS)}")
         if self.proposer != "symbolic" and self.llm is None:

@@ -507,3 +507,24 @@ def test_the_cost_estimate_script_counts_the_prompt_the_proposer_builds(data_roo
     name, prompt, reply, low, high = row.split()
     assert name == TASK and int(prompt) > 500 and int(reply) > 500
     assert float(high) == pytest.approx(2 * float(low), abs=0.002)
+
+
+def test_replay_of_a_csv_task_run_carries_its_task(tmp_path: Path):
+    """A custom (CSV) task has no shipped TOML: the replay reloads the run's task.toml and
+    writes it into the new run, so predict/resume work there too."""
+    csv = Path(__file__).resolve().parents[1] / "examples" / "chinchilla_like.csv"
+    run, again = tmp_path / "run", tmp_path / "replayed"
+    custom = ("--csv", str(csv), "--features", "N,D", "--target", "loss", "--group", "model")
+    custom += ("--extrapolate", "N>=1e9")
+    with LLMServer(responder=pool_responder(law_pool(("N", "D"), 6))) as server:
+        code, out, err = call(
+            "discover", *custom, "--proposer", "llm", "--base-url", server.url, "--model",
+            "test", "--budget", "8", "--run-dir", str(run), "--jobs", "1", "--quiet",
+        )  # fmt: skip
+    assert code == 0, err
+    code, out, err = call(
+        "discover", "--replay", str(run), "--run-dir", str(again), "--jobs", "1", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    assert (again / "task.toml").read_text() == (run / "task.toml").read_text()
+    assert history(again) == history(run)

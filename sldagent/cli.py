@@ -186,16 +186,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _run_config(run_dir: Path) -> dict:
     """A run directory's config.json, or a one-line error saying what a run directory is."""
-    path = run_dir / "config.json"
-    if not path.exists():
-        raise ValueError(f"{path} not found: give a run directory made by `sldagent discover`")
-    config = json.loads(path.read_text())
-    if config.get("holdout"):
-        raise ValueError(
-            f"{run_dir} is a `sldagent holdout` run (fitted without the validation slice): "
-            "use a `sldagent discover` run"
-        )
-    return config
+    from sldagent.custom_task import run_config
+
+    return run_config(run_dir)
 
 
 def _run_dir(args: argparse.Namespace, task_name: str) -> Path:

@@ -399,21 +399,26 @@ def write_run_task(task: Task, run_dir: Path) -> None:
     (run_dir / "task.toml").write_text(task_toml(task), encoding="utf-8")
 
 
-def run_task(run_dir: Path) -> Task:
-    """The task of a run: its task.toml (custom tasks), else the shipped task it names."""
-    own = Path(run_dir) / "task.toml"
-    if own.is_file():
-        return load_task(own)
-    config = Path(run_dir) / "config.json"
-    if not config.is_file():
-        raise ValueError(f"{config} not found: give a run directory made by `sldagent discover`")
-    saved = json.loads(config.read_text())
-    if saved.get("holdout"):
+def run_config(run_dir: Path) -> dict:
+    """A finished discover run's config.json, or a one-line error saying what a run directory is
+    (a `holdout` run is refused: its law never saw the validation slice)."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{path} not found: give a run directory made by `sldagent discover`")
+    config = json.loads(path.read_text())
+    if config.get("holdout"):
         raise ValueError(
             f"{run_dir} is a `sldagent holdout` run (fitted without the validation slice): "
             "use a `sldagent discover` run"
         )
-    return load_task(saved["task"])
+    return config
+
+
+def run_task(run_dir: Path) -> Task:
+    """The task of a run: its task.toml (custom tasks), else the shipped task it names."""
+    saved = run_config(run_dir)
+    own = Path(run_dir) / "task.toml"
+    return load_task(own) if own.is_file() else load_task(saved["task"])
 
 
 def _quote(text: str) -> str:

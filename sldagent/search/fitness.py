@@ -42,6 +42,8 @@ class SelectionConfig:
     candidate_time_limit: float = 120.0
     max_groups: int = 12  # groups used for fitness during search (a fixed, hashed subset)
     reject_margin: float = 1.0  # skip folds 2.. if fold 1 is 10x worse than the elite bar
+    final_pool: int = 30  # best-fitness candidates the final choice re-ranks (search/choice.py)
+    final_folds: int = 3  # rehearsal folds the finalists are judged on
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,49 @@ def rehearsal_folds(train: Dataset, k: int = 3) -> list[Fold]:
     return folds
 
 
+def probe_features(fold: Fold) -> np.ndarray:
+    """Feature rows one step beyond the fold's validation slice: the slice's rows with each of
+    the rule's columns scaled (positive) or shifted (signed) by the step from the fit rows'
+    extreme to the slice's extreme. A random rule has no axis to step along: its slice itself."""
+    rule = fold.fit.task.validation
+    X = fold.val.X.copy()
+    if rule.kind == "random":
+        return X
+    features = list(fold.fit.task.features)
+    low = rule.kind == "bottom_fraction"
+    # (column, fit rows' extreme, slice's extreme) per column the rule steps along
+    if rule.combine == "lexicographic":
+        # the slice is the largest key tuple: step along the first column where it leaves the
+        # fit rows' largest key (more tokens for the largest model, or a larger model)
+        idx = [features.index(c) for c in rule.columns]
+        top_fit = max(map(tuple, fold.fit.X[:, idx]), default=None)
+        top_val = max(map(tuple, fold.val.X[:, idx]), default=None)
+        if top_fit is None or top_val is None:
+            return X
+        axes = [
+            (j, np.array([a]), np.array([b]))
+            for j, a, b in zip(idx, top_fit, top_val, strict=True)
+            if a != b
+        ][:1]
+    else:
+        axes = [
+            (j, fold.fit.X[:, j], fold.val.X[:, j])
+            for j in (features.index(c) for c in rule.columns)
+        ]
+    for j, a, b in axes:
+        if len(a) == 0 or len(b) == 0:
+            continue
+        if np.all(a > 0) and np.all(b > 0):
+            step = a.min() / b.min() if low else b.max() / a.max()
+            if step > 1:
+                X[:, j] = X[:, j] / step if low else X[:, j] * step
+        else:
+            step = a.min() - b.min() if low else b.max() - a.max()
+            if step > 0:
+                X[:, j] = X[:, j] - step if low else X[:, j] + step
+    return X
+
+
 def with_far_fold(folds: list[Fold]) -> list[Fold]:
     """Add a long-range fold: fit on the deepest fold's fit rows, predict fold 1's validation
     rows, several steps further out along the scale axis (no-op with a single fold)."""

@@ -25,6 +25,7 @@ from sldagent import __version__
 from sldagent.fitters import FitRecipe, fit_groups
 from sldagent.law import Law, LawError, parse_law
 from sldagent.llm_client import ChatClient, LLMUnavailable, ProposerStopped
+from sldagent.search.choice import rank_finalists
 from sldagent.search.fitness import Evaluation, SelectionConfig, evaluate
 from sldagent.search.folds import (
     Fold,
@@ -151,7 +152,12 @@ class Search:
         folds = rehearsal_folds(train, config.selection.folds)
         if config.selection.far_fold:
             folds = with_far_fold(folds)
-        self.folds = restrict_groups(folds, group_subset(train, config.selection.max_groups))
+        subset = group_subset(train, config.selection.max_groups)
+        self.folds = restrict_groups(folds, subset)
+        # the final choice (search/choice.py): deeper folds, and fold 1 with all its groups
+        final = rehearsal_folds(train, config.selection.final_folds)
+        self.final_folds = restrict_groups(final, subset)
+        self.first_fold = final[0]
         y = train.y
         self.target_var = np.where(y.var(axis=0) > 0, y.var(axis=0), 1.0)
         self.proposer = SymbolicProposer(train)
@@ -426,8 +432,8 @@ class Search:
                 generation += 1
                 if generation % self.config.migrate_every == 0:
                     self.population.migrate()
-        self._write_usage()
-        best = self._finish(done)
+            self._write_usage()
+            best = self._finish(done, parallel)
         return SearchResult(self.run_dir, best, done, time.monotonic() - start, self.stopped)
 
     def _check_replay(self, generation: int, batch: list[_Proposal], logged: dict) -> None:
@@ -492,15 +498,24 @@ class Search:
         config["llm_usage"] = self.chat.usage_dict()
         path.write_text(json.dumps(config, indent=2) + "\n")
 
-    def _finish(self, done: int) -> dict:
-        """Refit the best candidate on all training rows and write best.json / best.tex."""
+    def _finish(self, done: int, parallel: Parallel) -> dict:
+        """Choose among the best-fitness candidates (search/choice.py), refit the chosen one on
+        all training rows and write best.json / best.tex."""
         records = {r["id"]: r for r in self.log.read()}
-        best_entry = self.population.best()
-        if best_entry is None:
+        if self.population.best() is None:
             raise ValueError(
                 f"no candidate could be fitted in {self.run_dir}; see candidates.jsonl"
             )
-        rec = records[best_entry.id]
+        finalists = rank_finalists(
+            list(records.values()),
+            self.final_folds,
+            self.first_fold,
+            self.train,
+            self.target_var,
+            self.config.selection,
+            parallel,
+        )
+        rec = records[finalists[0].id]
         law = parse_law(rec["law"], self.task.features, self.task.targets)
         fits = fit_groups(law, self.train.groups(), FitRecipe.from_dict(rec["recipe"]))
         bad = [g for g, f in fits.items() if not f.ok]
@@ -522,6 +537,9 @@ class Search:
             "complexity": law.complexity,
             "fitness": rec["fitness"],
             "validation_r2": rec["validation_r2"],
+            "stability_gap": finalists[0].gap,
+            "final_score": finalists[0].score,
+            "finalists": [f.to_dict() for f in finalists],
             "proposer": rec["proposer"],
             "seed_human": self.config.seed_human,
             "candidates": done,

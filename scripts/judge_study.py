@@ -1,0 +1,154 @@
+"""Which fitness would have chosen the best law? Measured on `sldagent holdout` runs only.
+
+A holdout run searched train minus the task's validation slice; that slice is its pseudo-test.
+For the run's best-fitness candidates this script refits each law on the run's rows, scores
+it on the held slice, recomputes alternative fitnesses on the run's own rows (more rehearsal
+folds, a per-parameter penalty, the worst fold), and prints, per rule, the pseudo-test R² of the
+law the rule would choose and the rule's Spearman rho with pseudo-test error. No test row is
+read.
+
+    python scripts/judge_study.py HOLDOUT_RUN_DIR [...] [--top 60] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from sldagent.fitters import FitRecipe, fit_groups, predict_groups
+from sldagent.law import parse_law
+from sldagent.metrics import r2
+from sldagent.search.choice import final_score, stability_gap
+from sldagent.search.fitness import SelectionConfig, evaluate
+from sldagent.search.folds import group_subset, rehearsal_folds, restrict_groups
+from sldagent.search.runlog import RunLog
+from sldagent.task import Dataset, load_task, load_train, resolve_data_root, split_validation
+
+
+def _held_r2(rec: dict, inner: Dataset, held: Dataset) -> float:
+    task = inner.task
+    law = parse_law(rec["law"], task.features, task.targets)
+    fits = fit_groups(law, inner.groups(), FitRecipe.from_dict(rec["recipe"]))
+    if not all(f.ok for f in fits.values()):
+        return -math.inf
+    y_true, y_pred = predict_groups(law, held.groups(), fits)
+    return r2(y_true, y_pred) if np.all(np.isfinite(y_pred)) else -math.inf
+
+
+def _stability(rec: dict, inner: Dataset) -> float:
+    fold = rehearsal_folds(inner, 1)[0]
+    return stability_gap(rec["law"], rec["recipe"], fold, inner)
+
+
+def _fold_errors(rec: dict, inner: Dataset, k: int) -> tuple[float, ...]:
+    task = inner.task
+    law = parse_law(rec["law"], task.features, task.targets)
+    config = SelectionConfig(folds=k)
+    folds = restrict_groups(rehearsal_folds(inner, k), group_subset(inner, config.max_groups))
+    # the same folds and fits as the search's final choice (search/choice.py)
+    y = inner.y
+    var = np.where(y.var(axis=0) > 0, y.var(axis=0), 1.0)
+    ev = evaluate(law, FitRecipe.from_dict(rec["recipe"]), folds, var, config)
+    return ev.fold_errors if ev.ok else ()
+
+
+def study(run_dir: Path, top: int, jobs: int) -> list[dict]:
+    """The studied candidates with their pseudo-test R², 3-fold errors and stability gap
+    (cached in RUN_DIR/judge_study.pkl: refitting is the slow part)."""
+    cache = run_dir / "judge_study.pkl"
+    rows = pickle.loads(cache.read_bytes()) if cache.exists() else []
+    if len(rows) < top:
+        rows = _study(run_dir, top, jobs)
+        cache.write_bytes(pickle.dumps(rows))
+    n = len(rehearsal_folds(_inner(run_dir), 3))  # older caches padded missing folds
+    return [r | {"rank": i, "f": tuple(r["f"])[:n]} for i, r in enumerate(rows[:top])]
+
+
+def _inner(run_dir: Path) -> Dataset:
+    """The holdout run's training rows: train minus the task's validation slice."""
+    config = json.loads((run_dir / "config.json").read_text())
+    task = load_task(config["task"])
+    rest, _ = split_validation(load_train(task, resolve_data_root(None)))
+    return Dataset(task, rest.frame, rest.path, "train")
+
+
+def _study(run_dir: Path, top: int, jobs: int) -> list[dict]:
+    config = json.loads((run_dir / "config.json").read_text())
+    task = load_task(config["task"])
+    train = load_train(task, resolve_data_root(None))
+    rest, held = split_validation(train)
+    inner = Dataset(task, rest.frame, train.path, "train")
+    recs, keys = [], set()
+    for rec in sorted(RunLog(run_dir / "candidates.jsonl").read(), key=lambda r: r["fitness"]):
+        if rec["ok"] and math.isfinite(rec["fitness"]) and rec["key"] not in keys:
+            keys.add(rec["key"])
+            recs.append(rec)
+    recs = recs[:top]
+    par = Parallel(n_jobs=jobs)
+    held_r2 = par(delayed(_held_r2)(r, inner, held) for r in recs)
+    folds3 = par(delayed(_fold_errors)(r, inner, 3) for r in recs)
+    stab = par(delayed(_stability)(r, inner) for r in recs)
+    rows = []
+    for rec, h, f3, st in zip(recs, held_r2, folds3, stab, strict=True):
+        f3 = tuple(f3)  # empty: the law failed a fold; every rule ranks it last
+        rows.append({"rec": rec, "held_r2": h, "f": f3, "stab": st, "rank": len(rows)})
+    return rows
+
+
+CW = SelectionConfig().complexity_weight
+
+
+def _shipped(r: dict) -> float:
+    return final_score(r["f"], r["stab"], r["rec"]["complexity"], CW)
+
+
+RULES = {
+    "fitness (fold 1 + complexity)": lambda r: r["rec"]["fitness"],
+    "up to 3 folds, mean log error": lambda r: (
+        np.mean(r["f"]) + CW * r["rec"]["complexity"] if r["f"] else math.inf
+    ),
+    "fold 1 + stability gap": lambda r: final_score(
+        r["f"][:1], r["stab"], r["rec"]["complexity"], CW
+    ),
+    "up to 3 folds + stability gap (shipped)": _shipped,
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument(
+        "--top",
+        type=int,
+        default=SelectionConfig().final_pool,
+        help="best-fitness candidates studied (default: the search's final pool)",
+    )
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args()
+    names = list(RULES)
+    print("Pseudo-test R² of the law each rule chooses among the run's finalists:\n")
+    print("| run | best available | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    clipped: dict[str, list[float]] = {n: [] for n in names}
+    for run in args.runs:
+        rows = study(run, args.top, args.jobs)
+        held = np.array([r["held_r2"] for r in rows])
+        cells = []
+        for name in names:
+            score = np.array([RULES[name](r) for r in rows])
+            pick = int(np.argmin(score))
+            clipped[name].append(float(np.clip(held[pick], -1, 1)))
+            cells.append(f"{held[pick]:.3f}")
+        print(f"| {run.name} | {np.max(held):.3f} | " + " | ".join(cells) + " |")
+    means = " | ".join(f"{np.mean(clipped[n]):.3f}" for n in names)
+    print(f"| mean, R² clipped to [−1, 1] | | {means} |")
+
+
+if __name__ == "__main__":
+    main()

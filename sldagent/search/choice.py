@@ -1,0 +1,126 @@
+"""The final choice: among the best-fitness laws, the one that extrapolates most reliably.
+
+Fitness (fold 1 alone) steers the search; many laws end up predicting the validation slice about
+equally well and part ways further out. The finalists -- the best-fitness candidates -- are judged
+again on up to three rolling-origin folds, and on their stability: the gap between the law fitted
+on fold 1's fit rows and on all training rows, predicting a probe one step beyond the slice (a
+law whose constants move a lot once the slice joins the fit rows, such as a power of a sum that
+nears zero, extrapolates unreliably). Final score, in units of the target's variance:
+log10(geometric mean of the folds' errors + gap^2) + the complexity penalty. Chosen on holdout
+runs with `scripts/judge_study.py` (README, "Discovering laws"); no test row is involved.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from sldagent.fitters import FitRecipe, fit_groups
+from sldagent.law import parse_law
+from sldagent.search.fitness import SelectionConfig, evaluate
+from sldagent.search.folds import Fold, probe_features
+from sldagent.task import Dataset
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One finalist: its fitness, stability gap (target std units) and final score."""
+
+    id: int
+    fitness: float
+    fold_errors: tuple[float, ...]  # log10 error per rehearsal fold (final_folds of them)
+    gap: float
+    score: float
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "fitness": self.fitness,
+            "fold_errors": list(self.fold_errors),
+            "gap": self.gap,
+            "score": self.score,
+        }
+
+
+def stability_gap(law_text: str | dict, recipe: dict, fold: Fold, train: Dataset) -> float:
+    """RMS gap, in units of each target's std over train, between the law fitted on the fold's
+    fit rows and on all training rows, predicting one step beyond the fold's validation slice."""
+    task = train.task
+    law = parse_law(law_text, task.features, task.targets)
+    fit_recipe = FitRecipe.from_dict(recipe)
+    probe, labels = probe_features(fold), fold.val.group_labels
+    inner = fit_groups(law, fold.fit.groups(), fit_recipe)
+    outer = fit_groups(law, train.groups(), fit_recipe)
+    sd = np.std(train.y, axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    gaps = []
+    with np.errstate(all="ignore"):
+        for g in sorted(set(labels)):
+            a, b = inner.get(g), outer.get(g)
+            if a is None or b is None or not (a.ok and b.ok):
+                return math.inf
+            X = probe[labels == g]
+            pa = np.asarray(law.predict(X, a.theta)).reshape(len(X), -1)
+            pb = np.asarray(law.predict(X, b.theta)).reshape(len(X), -1)
+            gaps.append((pa - pb) / sd)
+        value = float(np.sqrt(np.mean(np.concatenate(gaps) ** 2)))
+    return value if math.isfinite(value) else math.inf
+
+
+def final_score(
+    fold_errors: tuple[float, ...], gap: float, complexity: int, weight: float
+) -> float:
+    """log10(geometric mean of the folds' errors + gap^2) + complexity penalty."""
+    if not fold_errors or not math.isfinite(gap):
+        return math.inf
+    error = 10 ** float(np.mean(fold_errors))
+    return math.log10(error + gap**2) + weight * complexity
+
+
+def _judge(
+    rec: dict,
+    folds: list[Fold],
+    first: Fold,
+    train: Dataset,
+    target_var: np.ndarray,
+    selection: SelectionConfig,
+) -> tuple[tuple[float, ...], float]:
+    task = train.task
+    law = parse_law(rec["law"], task.features, task.targets)
+    ev = evaluate(law, FitRecipe.from_dict(rec["recipe"]), folds, target_var, selection)
+    if not ev.ok:
+        return (), math.inf
+    return ev.fold_errors, stability_gap(rec["law"], rec["recipe"], first, train)
+
+
+def rank_finalists(
+    records: list[dict],
+    folds: list[Fold],
+    first: Fold,
+    train: Dataset,
+    target_var: np.ndarray,
+    selection: SelectionConfig,
+    parallel: Parallel,
+) -> list[Ranked]:
+    """The `selection.final_pool` best-fitness candidates, ranked by final score: their errors
+    on up to `selection.final_folds` rehearsal folds (`folds`, fitted as during search) and
+    their stability gap on the first fold (`first`, all groups). Ties: fitness, then id."""
+    ok = [r for r in records if r["ok"] and math.isfinite(r["fitness"])]
+    finalists = sorted(ok, key=lambda r: (r["fitness"], r["id"]))[: max(1, selection.final_pool)]
+    judged = parallel(
+        delayed(_judge)(r, folds, first, train, target_var, selection) for r in finalists
+    )
+    ranked = [
+        Ranked(
+            r["id"],
+            r["fitness"],
+            tuple(errors),
+            gap,
+            final_score(tuple(errors), gap, r["complexity"], selection.complexity_weight),
+        )
+        for r, (errors, gap) in zip(finalists, list(judged), strict=True)
+    ]
+    return sorted(ranked, key=lambda e: (e.score, e.fitness, e.id))

@@ -1,0 +1,119 @@
+"""The final choice (search/choice.py): the probe one step beyond the validation slice, the
+stability gap of a fit, and the ranking of finalists by validation error plus gap."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sldagent.custom_task import load_rows, task_from_csv
+from sldagent.search.choice import final_score, rank_finalists, stability_gap
+from sldagent.search.fitness import SelectionConfig
+from sldagent.search.folds import probe_features, rehearsal_folds
+from sldagent.task import load_task, load_train
+
+TRUE_LAW = "2.0 + 40.0 * N**-0.3"
+
+
+def _rows(path: Path, noise: float = 0.0) -> Path:
+    """Losses from a saturating power law in N, one group, N = 1e6 .. 1e9 (a quarter decade
+    apart); the task's test rows are N >= 3e8."""
+    rng = np.random.default_rng(0)
+    n = np.logspace(6, 9, 13)
+    loss = 2.0 + 40.0 * n**-0.3 + noise * rng.standard_normal(len(n))
+    pd.DataFrame({"N": n, "loss": loss}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def train(tmp_path: Path):
+    task = task_from_csv(_rows(tmp_path / "runs.csv", noise=0.0), "N", "loss", None, "N>=3e8")
+    return load_rows(task, "train")
+
+
+def test_probe_steps_one_validation_step_beyond_the_slice(train):
+    fold = rehearsal_folds(train, 1)[0]
+    probe = probe_features(fold)
+    fit_max, val = fold.fit.X[:, 0].max(), fold.val.X[:, 0]
+    step = val.max() / fit_max
+    assert step > 1
+    np.testing.assert_allclose(probe[:, 0], val * step)
+    assert probe[:, 0].min() > val.max() * 0.999  # beyond every validation row
+
+
+def test_the_true_form_is_stable_and_a_wiggly_one_is_not(train):
+    fold = rehearsal_folds(train, 1)[0]
+    recipe = {"seed": 0}
+    good = stability_gap("c + a*N**e", recipe | {"bounds": {"e": [-3.0, 0.0]}}, fold, train)
+    wiggly = "c + a*log(N/1e6) + b*log(N/1e6)**2 + d*log(N/1e6)**3"
+    bad = stability_gap(wiggly, recipe, fold, train)
+    assert 0 <= good < 1e-3  # noise-free rows of this very form: fits agree beyond the slice
+    assert bad > 0.01
+
+
+def test_final_score_adds_the_squared_gap_to_the_folds_geometric_mean_error():
+    # errors 0.1 and 0.001 (log10 -1, -3): geometric mean 0.01; a gap of 0.1 std doubles it
+    assert final_score((-1.0, -3.0), 0.0, 10, 0.0) == pytest.approx(-2.0)
+    assert final_score((-1.0, -3.0), 0.1, 10, 0.0) == pytest.approx(math.log10(0.02))
+    assert final_score((-2.0,), 0.0, 10, 0.002) == pytest.approx(-2.0 + 0.02)
+    assert math.isinf(final_score((-2.0,), math.inf, 10, 0.002))
+    assert math.isinf(final_score((), 0.0, 10, 0.002))  # a law that failed a fold
+
+
+def test_an_unstable_best_fitness_law_loses_to_a_stable_runner_up(train):
+    from joblib import Parallel
+
+    fold = rehearsal_folds(train, 1)[0]
+    records = [
+        {  # best fitness, unstable beyond the slice
+            "id": 0,
+            "ok": True,
+            "fitness": -3.0,
+            "complexity": 10,
+            "law": "c + a*log(N/1e6) + b*log(N/1e6)**2 + d*log(N/1e6)**3",
+            "recipe": {"seed": 0},
+        },
+        {
+            "id": 1,
+            "ok": True,
+            "fitness": -2.9,
+            "complexity": 7,
+            "law": "c + a*N**e",
+            "recipe": {"seed": 0, "bounds": {"e": [-3.0, 0.0]}},
+        },
+        {"id": 2, "ok": False, "fitness": math.inf, "complexity": 3, "law": "c", "recipe": {}},
+    ]
+    folds = rehearsal_folds(train, 3)
+    var = np.var(train.y, axis=0)
+    pools = {}
+    with Parallel(n_jobs=1) as parallel:
+        for pool in (30, 1):
+            selection = SelectionConfig(final_pool=pool)
+            pools[pool] = rank_finalists(records, folds, fold, train, var, selection, parallel)
+    ranked, only_best = pools[30], pools[1]
+    assert [r.id for r in ranked] == [1, 0]  # the failed candidate is no finalist
+    assert ranked[0].gap < ranked[1].gap
+    assert len(ranked[0].fold_errors) == len(folds) >= 2
+    assert [r.id for r in only_best] == [0]  # a pool of 1 is the best-fitness law
+
+
+def test_a_lexicographic_rule_steps_along_the_column_where_the_slice_leaves_the_fit_rows(
+    data_root,
+):
+    # lr_bsz validates on the largest model at its largest token count: the probe keeps the
+    # model size and takes the token count one more step (the step from the model's previous
+    # token count); the inner fold, whose slice is a model size not in its fit rows, steps N
+    task = load_task("lr_bsz_scaling_law")
+    train = load_train(task, data_root)
+    n, d = task.features.index("non_embedding_param_size"), task.features.index("data_size")
+    outer, inner = rehearsal_folds(train, 2)[:2]
+    probe = probe_features(outer)
+    assert set(probe[:, n]) == set(outer.val.X[:, n]) == {1073741824.0}
+    np.testing.assert_allclose(probe[:, d], 56.9e9 * (56.9e9 / 20e9))
+    probe = probe_features(inner)
+    np.testing.assert_allclose(probe[:, n], 1073741824.0 * (1073741824.0 / 536872960.0))
+    np.testing.assert_allclose(probe[:, d], inner.val.X[:, d])

@@ -337,6 +337,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     def progress(p) -> None:
         bar.update(p.done - bar.n)
+        if p.stage != "search":
+            bar.set_postfix_str(p.stage, refresh=True)
+            return
         spent = f", LLM {p.llm_tokens / 1000:.1f}k tok ${p.llm_cost:.3f}" if chat else ""
         bar.set_postfix_str(f"best val R² {_fmt(p.best_validation_r2)}{spent}", refresh=False)
 

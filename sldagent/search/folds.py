@@ -65,7 +65,7 @@ def probe_features(fold: Fold) -> np.ndarray:
     # (column, fit rows' extreme, slice's extreme) per column the rule steps along
     if rule.combine == "lexicographic":
         # the slice is the largest key tuple: step along the first column where it leaves the
-        # fit rows' largest key (more tokens for the largest model, or a larger model)
+        # fit rows' largest key (the second column if the first column's top value has fit rows)
         idx = [features.index(c) for c in rule.columns]
         top_fit = max(map(tuple, fold.fit.X[:, idx]), default=None)
         top_val = max(map(tuple, fold.val.X[:, idx]), default=None)

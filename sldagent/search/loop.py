@@ -94,6 +94,7 @@ class Progress:
     elapsed: float
     llm_tokens: int = 0
     llm_cost: float = 0.0
+    stage: str = "search"  # or what the run is doing after the search (the final choice)
 
 
 @dataclass(frozen=True)
@@ -433,6 +434,15 @@ class Search:
                 if generation % self.config.migrate_every == 0:
                     self.population.migrate()
             self._write_usage()
+            if progress is not None:
+                pool = self.config.selection.final_pool
+                stage = f"final choice: judging the {pool} best laws again"
+                elapsed = time.monotonic() - start
+                progress(
+                    Progress(
+                        done, self.config.budget, best_r2, elapsed, *self._usage(), stage=stage
+                    )
+                )
             best = self._finish(done, parallel)
         return SearchResult(self.run_dir, best, done, time.monotonic() - start, self.stopped)
 

@@ -1,13 +1,13 @@
 """Which fitness would have chosen the best law? Measured on `sldagent holdout` runs only.
 
 A holdout run searched train minus the task's validation slice; that slice is its pseudo-test.
-For the run's best-fitness candidates this script refits each law on the run's rows, scores
-it on the held slice, recomputes alternative fitnesses on the run's own rows (more rehearsal
-folds, a per-parameter penalty, the worst fold), and prints, per rule, the pseudo-test R² of the
-law the rule would choose and the rule's Spearman rho with pseudo-test error. No test row is
-read.
+For the run's best-fitness candidates (the search's final pool) this script refits each law on
+the run's rows and scores it on the held slice, recomputes the final choice's measurements on
+the run's own rows (errors on up to 3 rehearsal folds, the stability gap), and prints, per
+rule, the pseudo-test R² of the law the rule would choose. No test row is read. Results are
+cached in each run directory (judge_study.pkl).
 
-    python scripts/judge_study.py HOLDOUT_RUN_DIR [...] [--top 60] [--jobs 2]
+    python scripts/judge_study.py HOLDOUT_RUN_DIR [...] [--top 30] [--jobs 2]
 """
 
 from __future__ import annotations

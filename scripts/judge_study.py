@@ -13,6 +13,7 @@ cached in each run directory (judge_study.pkl).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import pickle
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
+import sldagent
 from sldagent.fitters import FitRecipe, fit_groups, predict_groups
 from sldagent.law import parse_law
 from sldagent.metrics import r2
@@ -62,20 +64,25 @@ def study(run_dir: Path, top: int, jobs: int) -> list[dict]:
     """The studied candidates with their pseudo-test R², 3-fold errors and stability gap
     (cached in RUN_DIR/judge_study.pkl: refitting is the slow part)."""
     cache = run_dir / "judge_study.pkl"
-    rows = pickle.loads(cache.read_bytes()) if cache.exists() else []
-    if len(rows) < top:
-        rows = _study(run_dir, top, jobs)
-        cache.write_bytes(pickle.dumps(rows))
-    n = len(rehearsal_folds(_inner(run_dir), 3))  # older caches padded missing folds
-    return [r | {"rank": i, "f": tuple(r["f"])[:n]} for i, r in enumerate(rows[:top])]
+    key = _code_key(top)
+    if cache.exists():
+        saved = pickle.loads(cache.read_bytes())
+        if isinstance(saved, dict) and saved.get("key") == key:
+            return saved["rows"]
+    rows = _study(run_dir, top, jobs)
+    cache.write_bytes(pickle.dumps({"key": key, "rows": rows}))
+    return rows
 
 
-def _inner(run_dir: Path) -> Dataset:
-    """The holdout run's training rows: train minus the task's validation slice."""
-    config = json.loads((run_dir / "config.json").read_text())
-    task = load_task(config["task"])
-    rest, _ = split_validation(load_train(task, resolve_data_root(None)))
-    return Dataset(task, rest.frame, rest.path, "train")
+def _code_key(top: int) -> str:
+    """What the cached rows depend on: this script, the selection and fitting code, --top."""
+    package = Path(sldagent.__file__).parent
+    files = [Path(__file__), *sorted((package / "search").glob("*.py"))]
+    files += sorted((package / "fitters").glob("*.py")) + [package / "law.py"]
+    digest = hashlib.sha256(str(top).encode())
+    for f in files:
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
 
 
 def _study(run_dir: Path, top: int, jobs: int) -> list[dict]:
@@ -105,6 +112,9 @@ CW = SelectionConfig().complexity_weight
 
 
 def _shipped(r: dict) -> float:
+    """search/choice.py: a random rule keeps the best-fitness law, others re-rank."""
+    if r["random_rule"]:
+        return r["rec"]["fitness"]
     return final_score(r["f"], r["stab"], r["rec"]["complexity"], CW)
 
 
@@ -137,7 +147,9 @@ def main() -> None:
     print("|---|---|" + "---|" * len(names))
     clipped: dict[str, list[float]] = {n: [] for n in names}
     for run in args.runs:
-        rows = study(run, args.top, args.jobs)
+        task = load_task(json.loads((run / "config.json").read_text())["task"])
+        random_rule = task.validation.kind == "random"
+        rows = [r | {"random_rule": random_rule} for r in study(run, args.top, args.jobs)]
         held = np.array([r["held_r2"] for r in rows])
         cells = []
         for name in names:

@@ -3,18 +3,20 @@ stability gap of a fit, and the ranking of finalists by validation error plus ga
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from joblib import Parallel
 
 from sldagent.custom_task import load_rows, task_from_csv
 from sldagent.search.choice import final_score, rank_finalists, stability_gap
 from sldagent.search.fitness import SelectionConfig
 from sldagent.search.folds import probe_features, rehearsal_folds
-from sldagent.task import load_task, load_train
+from sldagent.task import Dataset, ValidationRule, load_task, load_train
 
 TRUE_LAW = "2.0 + 40.0 * N**-0.3"
 
@@ -64,11 +66,8 @@ def test_final_score_adds_the_squared_gap_to_the_folds_geometric_mean_error():
     assert math.isinf(final_score((), 0.0, 10, 0.002))  # a law that failed a fold
 
 
-def test_an_unstable_best_fitness_law_loses_to_a_stable_runner_up(train):
-    from joblib import Parallel
-
-    fold = rehearsal_folds(train, 1)[0]
-    records = [
+def _records() -> list[dict]:
+    return [
         {  # best fitness, unstable beyond the slice
             "id": 0,
             "ok": True,
@@ -87,6 +86,11 @@ def test_an_unstable_best_fitness_law_loses_to_a_stable_runner_up(train):
         },
         {"id": 2, "ok": False, "fitness": math.inf, "complexity": 3, "law": "c", "recipe": {}},
     ]
+
+
+def test_an_unstable_best_fitness_law_loses_to_a_stable_runner_up(train):
+    fold = rehearsal_folds(train, 1)[0]
+    records = _records()
     folds = rehearsal_folds(train, 3)
     var = np.var(train.y, axis=0)
     pools = {}
@@ -99,6 +103,20 @@ def test_an_unstable_best_fitness_law_loses_to_a_stable_runner_up(train):
     assert ranked[0].gap < ranked[1].gap
     assert len(ranked[0].fold_errors) == len(folds) >= 2
     assert [r.id for r in only_best] == [0]  # a pool of 1 is the best-fitness law
+
+
+def test_a_random_rule_keeps_the_best_fitness_law(train):
+    # no scale axis: nothing to roll along or step beyond, so no re-ranking
+    rule = ValidationRule(kind="random", columns=("N",), fraction=0.25, seed=0)
+    task = dataclasses.replace(train.task, validation=rule)
+    train = Dataset(task, train.frame, train.path, "train")
+    folds = rehearsal_folds(train, 3)
+    var = np.var(train.y, axis=0)
+    with Parallel(n_jobs=1) as parallel:
+        ranked = rank_finalists(
+            _records(), folds, folds[0], train, var, SelectionConfig(), parallel
+        )
+    assert [r.id for r in ranked] == [0]
 
 
 def test_a_lexicographic_rule_steps_along_the_column_where_the_slice_leaves_the_fit_rows(
@@ -117,3 +135,22 @@ def test_a_lexicographic_rule_steps_along_the_column_where_the_slice_leaves_the_
     probe = probe_features(inner)
     np.testing.assert_allclose(probe[:, n], 1073741824.0 * (1073741824.0 / 536872960.0))
     np.testing.assert_allclose(probe[:, d], inner.val.X[:, d])
+
+
+def test_a_per_group_rule_steps_each_group_by_its_own_step(tmp_path: Path):
+    # group a: N = 1e6..1e8 every 0.2 decade; b: 1e7..1e10 every 0.5 decade: different steps
+    rows = []
+    for g, lo, hi, k in (("a", 6, 8, 11), ("b", 7, 10, 7)):
+        for n in np.logspace(lo, hi, k):
+            rows.append({"model": g, "N": n, "loss": 2.0 + 40.0 * n**-0.3})
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    task = task_from_csv(tmp_path / "runs.csv", "N", "loss", "model", "N>=9e9")
+    fold = rehearsal_folds(load_rows(task, "train"), 1)[0]
+    probe = probe_features(fold)
+    fit_g, val_g = fold.fit.group_labels, fold.val.group_labels
+    for g in ("a", "b"):
+        val = fold.val.X[val_g == g, 0]
+        step = val.max() / fold.fit.X[fit_g == g, 0].max()
+        np.testing.assert_allclose(probe[val_g == g, 0], val * step)
+    steps = {g: probe[val_g == g, 0].max() / fold.val.X[val_g == g, 0].max() for g in "ab"}
+    assert steps["b"] > steps["a"] * 1.2  # b's grid is coarser: a longer step

@@ -36,13 +36,19 @@ class Ranked:
     score: float
 
     def to_dict(self) -> dict:
+        """For best.json: a fit that failed shows as null (strict JSON has no Infinity)."""
         return {
             "id": self.id,
-            "fitness": self.fitness,
-            "fold_errors": list(self.fold_errors),
-            "gap": self.gap,
-            "score": self.score,
+            "fitness": finite_or_none(self.fitness),
+            "fold_errors": [finite_or_none(e) for e in self.fold_errors],
+            "gap": finite_or_none(self.gap),
+            "score": finite_or_none(self.score),
         }
+
+
+def finite_or_none(x: float) -> float | None:
+    """x if it is a finite number, else None (JSON null)."""
+    return float(x) if math.isfinite(x) else None
 
 
 def stability_gap(law_text: str | dict, recipe: dict, fold: Fold, train: Dataset) -> float:
@@ -105,11 +111,16 @@ def rank_finalists(
     selection: SelectionConfig,
     parallel: Parallel,
 ) -> list[Ranked]:
-    """The `selection.final_pool` best-fitness candidates, ranked by final score: their errors
-    on up to `selection.final_folds` rehearsal folds (`folds`, fitted as during search) and
-    their stability gap on the first fold (`first`, all groups). Ties: fitness, then id."""
+    """The `selection.final_pool` best-fitness candidates (one for a random validation rule),
+    ranked by final score: their errors on up to `selection.final_folds` rehearsal folds
+    (`folds`, fitted as during search) and their stability gap on the first fold (`first`, all
+    groups). Ties: fitness, then id."""
     ok = [r for r in records if r["ok"] and math.isfinite(r["fitness"])]
-    finalists = sorted(ok, key=lambda r: (r["fitness"], r["id"]))[: max(1, selection.final_pool)]
+    # a random rule (held-out points, no scale axis) has nothing to roll along or step beyond:
+    # its deeper folds only refit on fewer rows. On holdout runs re-ranking chose worse laws
+    # there (README), so it keeps the best-fitness law.
+    pool = 1 if train.task.validation.kind == "random" else max(1, selection.final_pool)
+    finalists = sorted(ok, key=lambda r: (r["fitness"], r["id"]))[:pool]
     judged = parallel(
         delayed(_judge)(r, folds, first, train, target_var, selection) for r in finalists
     )

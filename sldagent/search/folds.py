@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sldagent.task import DataError, Dataset, split_validation
+from sldagent.task import DataError, Dataset, ValidationRule, split_validation
 
 
 @dataclass(frozen=True)
@@ -55,35 +55,45 @@ def rehearsal_folds(train: Dataset, k: int = 3) -> list[Fold]:
 def probe_features(fold: Fold) -> np.ndarray:
     """Feature rows one step beyond the fold's validation slice: the slice's rows with each of
     the rule's columns scaled (positive) or shifted (signed) by the step from the fit rows'
-    extreme to the slice's extreme. A random rule has no axis to step along: its slice itself."""
+    extreme to the slice's extreme, within each group if the rule is per group. A random rule
+    has no axis to step along: its probe is the slice itself."""
     rule = fold.fit.task.validation
     X = fold.val.X.copy()
     if rule.kind == "random":
         return X
-    features = list(fold.fit.task.features)
+    if not rule.per_group:
+        return _step_beyond(rule, list(fold.fit.task.features), fold.fit.X, X)
+    fit_labels, val_labels = fold.fit.group_labels, fold.val.group_labels
+    for g in sorted(set(val_labels)):
+        rows = val_labels == g
+        X[rows] = _step_beyond(
+            rule, list(fold.fit.task.features), fold.fit.X[fit_labels == g], X[rows]
+        )
+    return X
+
+
+def _step_beyond(
+    rule: ValidationRule, features: list[str], fit: np.ndarray, val: np.ndarray
+) -> np.ndarray:
+    """The validation rows `val`, stepped beyond the fit rows `fit` along the rule's columns."""
+    X = val.copy()
+    if len(fit) == 0 or len(val) == 0:
+        return X
     low = rule.kind == "bottom_fraction"
-    # (column, fit rows' extreme, slice's extreme) per column the rule steps along
+    # (column, fit rows' extreme(s), slice's extreme(s)) per column the rule steps along
     if rule.combine == "lexicographic":
         # the slice is the largest key tuple: step along the first column where it leaves the
         # fit rows' largest key (the second column if the first column's top value has fit rows)
         idx = [features.index(c) for c in rule.columns]
-        top_fit = max(map(tuple, fold.fit.X[:, idx]), default=None)
-        top_val = max(map(tuple, fold.val.X[:, idx]), default=None)
-        if top_fit is None or top_val is None:
-            return X
+        top_fit, top_val = max(map(tuple, fit[:, idx])), max(map(tuple, val[:, idx]))
         axes = [
             (j, np.array([a]), np.array([b]))
             for j, a, b in zip(idx, top_fit, top_val, strict=True)
             if a != b
         ][:1]
     else:
-        axes = [
-            (j, fold.fit.X[:, j], fold.val.X[:, j])
-            for j in (features.index(c) for c in rule.columns)
-        ]
+        axes = [(j, fit[:, j], val[:, j]) for j in (features.index(c) for c in rule.columns)]
     for j, a, b in axes:
-        if len(a) == 0 or len(b) == 0:
-            continue
         if np.all(a > 0) and np.all(b > 0):
             step = a.min() / b.min() if low else b.max() / a.max()
             if step > 1:

@@ -25,7 +25,7 @@ from sldagent import __version__
 from sldagent.fitters import FitRecipe, fit_groups
 from sldagent.law import Law, LawError, parse_law
 from sldagent.llm_client import ChatClient, LLMUnavailable, ProposerStopped
-from sldagent.search.choice import rank_finalists
+from sldagent.search.choice import finite_or_none, rank_finalists
 from sldagent.search.fitness import Evaluation, SelectionConfig, evaluate
 from sldagent.search.folds import (
     Fold,
@@ -547,8 +547,8 @@ class Search:
             "complexity": law.complexity,
             "fitness": rec["fitness"],
             "validation_r2": rec["validation_r2"],
-            "stability_gap": finalists[0].gap,
-            "final_score": finalists[0].score,
+            "stability_gap": finite_or_none(finalists[0].gap),
+            "final_score": finite_or_none(finalists[0].score),
             "finalists": [f.to_dict() for f in finalists],
             "proposer": rec["proposer"],
             "seed_human": self.config.seed_human,

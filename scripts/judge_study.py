@@ -26,8 +26,8 @@ import sldagent
 from sldagent.fitters import FitRecipe, fit_groups, predict_groups
 from sldagent.law import parse_law
 from sldagent.metrics import r2
-from sldagent.search.choice import final_score, stability_gap
-from sldagent.search.fitness import SelectionConfig, evaluate
+from sldagent.search.choice import final_score, judge_finalist
+from sldagent.search.fitness import SelectionConfig
 from sldagent.search.folds import group_subset, rehearsal_folds, restrict_groups
 from sldagent.search.runlog import RunLog
 from sldagent.task import Dataset, load_task, load_train, resolve_data_root, split_validation
@@ -41,23 +41,6 @@ def _held_r2(rec: dict, inner: Dataset, held: Dataset) -> float:
         return -math.inf
     y_true, y_pred = predict_groups(law, held.groups(), fits)
     return r2(y_true, y_pred) if np.all(np.isfinite(y_pred)) else -math.inf
-
-
-def _stability(rec: dict, inner: Dataset) -> float:
-    fold = rehearsal_folds(inner, 1)[0]
-    return stability_gap(rec["law"], rec["recipe"], fold, inner)
-
-
-def _fold_errors(rec: dict, inner: Dataset, k: int) -> tuple[float, ...]:
-    task = inner.task
-    law = parse_law(rec["law"], task.features, task.targets)
-    config = SelectionConfig(folds=k)
-    folds = restrict_groups(rehearsal_folds(inner, k), group_subset(inner, config.max_groups))
-    # the same folds and fits as the search's final choice (search/choice.py)
-    y = inner.y
-    var = np.where(y.var(axis=0) > 0, y.var(axis=0), 1.0)
-    ev = evaluate(law, FitRecipe.from_dict(rec["recipe"]), folds, var, config)
-    return ev.fold_errors if ev.ok else ()
 
 
 def study(run_dir: Path, top: int, jobs: int) -> list[dict]:
@@ -99,12 +82,17 @@ def _study(run_dir: Path, top: int, jobs: int) -> list[dict]:
     recs = recs[:top]
     par = Parallel(n_jobs=jobs)
     held_r2 = par(delayed(_held_r2)(r, inner, held) for r in recs)
-    folds3 = par(delayed(_fold_errors)(r, inner, 3) for r in recs)
-    stab = par(delayed(_stability)(r, inner) for r in recs)
+    # the finalists' measurements exactly as the search's final choice takes them
+    selection = SelectionConfig()
+    final = rehearsal_folds(inner, selection.final_folds)
+    folds = restrict_groups(final, group_subset(inner, selection.max_groups))
+    y = inner.y
+    var = np.where(y.var(axis=0) > 0, y.var(axis=0), 1.0)
+    judged = par(delayed(judge_finalist)(r, folds, final[0], inner, var, selection) for r in recs)
     rows = []
-    for rec, h, f3, st in zip(recs, held_r2, folds3, stab, strict=True):
-        f3 = tuple(f3)  # empty: the law failed a fold; every rule ranks it last
-        rows.append({"rec": rec, "held_r2": h, "f": f3, "stab": st, "rank": len(rows)})
+    for rec, h, (errors, gap) in zip(recs, held_r2, judged, strict=True):
+        # errors empty: the law failed a fold; every rule but plain fitness ranks it last
+        rows.append({"rec": rec, "held_r2": h, "f": tuple(errors), "stab": gap})
     return rows
 
 

@@ -86,7 +86,7 @@ def final_score(
     return math.log10(error + gap**2) + weight * complexity
 
 
-def _judge(
+def judge_finalist(
     rec: dict,
     folds: list[Fold],
     first: Fold,
@@ -94,6 +94,7 @@ def _judge(
     target_var: np.ndarray,
     selection: SelectionConfig,
 ) -> tuple[tuple[float, ...], float]:
+    """(log10 error per fold, stability gap) of one logged candidate; ((), inf) if a fold fails."""
     task = train.task
     law = parse_law(rec["law"], task.features, task.targets)
     ev = evaluate(law, FitRecipe.from_dict(rec["recipe"]), folds, target_var, selection)
@@ -122,7 +123,7 @@ def rank_finalists(
     pool = 1 if train.task.validation.kind == "random" else max(1, selection.final_pool)
     finalists = sorted(ok, key=lambda r: (r["fitness"], r["id"]))[:pool]
     judged = parallel(
-        delayed(_judge)(r, folds, first, train, target_var, selection) for r in finalists
+        delayed(judge_finalist)(r, folds, first, train, target_var, selection) for r in finalists
     )
     ranked = [
         Ranked(

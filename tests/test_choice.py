@@ -6,12 +6,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from joblib import Parallel
+from test_search import REPO, call, cli_env
 
 from sldagent.custom_task import load_rows, task_from_csv
 from sldagent.search.choice import final_score, rank_finalists, stability_gap
@@ -158,18 +161,13 @@ def test_a_per_group_rule_steps_each_group_by_its_own_step(tmp_path: Path):
 
 
 def test_judge_human_prints_the_human_law_judged_like_the_finalists(data_root, tmp_path: Path):
-    # scripts/judge_human.py: the chosen row repeats best.json's finalist entry; the human
-    # row is the task's human law through judge_finalist (train rows only)
-    import subprocess
-    import sys
-
-    from test_search import REPO, call, cli_env
-
+    # scripts/judge_human.py: with --seed-human the human law is candidate 0 and so a finalist;
+    # the script's human row must equal the final choice's own judgement of it
     task = "parallel_scaling_law"
     run = tmp_path / "run"
     code, _, err = call(
-        "discover", task, "--budget", "12", "--jobs", "1", "--run-dir", str(run),
-        "--data-dir", str(data_root),
+        "discover", task, "--budget", "12", "--jobs", "1", "--seed-human", "--run-dir",
+        str(run), "--data-dir", str(data_root),
     )  # fmt: skip
     assert code == 0, err
     script = REPO / "scripts" / "judge_human.py"
@@ -178,9 +176,18 @@ def test_judge_human_prints_the_human_law_judged_like_the_finalists(data_root, t
     cells = [[c.strip() for c in line.strip(" |").split("|")] for line in out.splitlines()[2:]]
     rows = {c[1]: c for c in cells}
     best = json.loads((run / "best.json").read_text())
-    chosen = next(f for f in best["finalists"] if f["id"] == best["id"])
-    assert float(rows["chosen"][4]) == pytest.approx(chosen["score"], abs=5e-4)
-    human = rows["human"]
-    # parallel's human law fits its one rehearsal fold to about 1e-4 of the target's variance
-    assert [float(e) for e in human[2].strip("[]").split()] == pytest.approx([-4.0], abs=0.1)
-    assert 0 <= float(human[3]) < 0.05
+    finalists = {f["id"]: f for f in best["finalists"]}
+    logged = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines()]
+    assert logged[0]["proposer"] == "human"
+    for label, entry in (("chosen", finalists[best["id"]]), ("human", finalists[0])):
+        errors = [float(e) for e in rows[label][2].strip("[]").split()]
+        assert errors == pytest.approx(entry["fold_errors"], abs=5e-4)
+        assert float(rows[label][3]) == pytest.approx(entry["gap"], abs=5e-5)
+        assert float(rows[label][4]) == pytest.approx(entry["score"], abs=5e-4)
+
+    # a holdout run is refused in one line (its law never saw the validation slice)
+    saved = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(saved | {"holdout": True}))
+    refused = subprocess.run(argv, capture_output=True, text=True, env=cli_env())
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "holdout" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1

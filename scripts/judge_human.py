@@ -20,14 +20,11 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from sldagent.custom_task import run_task
 from sldagent.evaluation import human_law, human_recipe
 from sldagent.law import LawError, parse_law
-from sldagent.search.choice import final_score, judge_finalist
+from sldagent.search.choice import final_score, judge_finalist, judging_rows
 from sldagent.search.fitness import SelectionConfig
-from sldagent.search.folds import group_subset, rehearsal_folds, restrict_groups
 from sldagent.task import DataError, load_train, resolve_data_root
 
 
@@ -63,9 +60,7 @@ def judge_run(run: Path, laws: list[str], data_dir: str | None) -> list[str]:
     saved = json.loads((run / "config.json").read_text())["search"].get("selection", {})
     selection = SelectionConfig(**saved)
     train = load_train(task, resolve_data_root(data_dir))
-    final = rehearsal_folds(train, selection.final_folds)
-    folds = restrict_groups(final, group_subset(train, selection.max_groups))
-    var = np.where(train.y.var(axis=0) > 0, train.y.var(axis=0), 1.0)
+    judging = judging_rows(train, selection)
     c = chosen[0]
     rows = [f"| {name} | chosen | " + _fmt(c["fold_errors"], c["gap"], c["score"])]
     others = []
@@ -74,8 +69,9 @@ def judge_run(run: Path, laws: list[str], data_dir: str | None) -> list[str]:
     for text in laws:
         others.append((parse_law(_law_text(text), task.features, task.targets), {}, f"`{text}`"))
     for law, recipe, label in others:
+        rec = {"law": law.text, "recipe": recipe}
         errors, gap = judge_finalist(
-            {"law": law.text, "recipe": recipe}, folds, final[0], train, var, selection
+            rec, judging.folds, judging.first, train, judging.target_var, selection
         )
         score = final_score(errors, gap, law.complexity, selection.complexity_weight)
         rows.append(f"| {name} | {label} | " + _fmt(list(errors), gap, score))

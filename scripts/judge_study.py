@@ -26,9 +26,8 @@ import sldagent
 from sldagent.fitters import FitRecipe, fit_groups, predict_groups
 from sldagent.law import parse_law
 from sldagent.metrics import r2
-from sldagent.search.choice import final_score, judge_finalist
+from sldagent.search.choice import final_score, judge_finalist, judging_rows
 from sldagent.search.fitness import SelectionConfig
-from sldagent.search.folds import group_subset, rehearsal_folds, restrict_groups
 from sldagent.search.runlog import RunLog
 from sldagent.task import Dataset, load_task, load_train, resolve_data_root, split_validation
 
@@ -84,11 +83,9 @@ def _study(run_dir: Path, top: int, jobs: int) -> list[dict]:
     held_r2 = par(delayed(_held_r2)(r, inner, held) for r in recs)
     # the finalists' measurements exactly as the search's final choice takes them
     selection = SelectionConfig()
-    final = rehearsal_folds(inner, selection.final_folds)
-    folds = restrict_groups(final, group_subset(inner, selection.max_groups))
-    y = inner.y
-    var = np.where(y.var(axis=0) > 0, y.var(axis=0), 1.0)
-    judged = par(delayed(judge_finalist)(r, folds, final[0], inner, var, selection) for r in recs)
+    on = judging_rows(inner, selection)
+    judge = delayed(judge_finalist)
+    judged = par(judge(r, on.folds, on.first, inner, on.target_var, selection) for r in recs)
     rows = []
     for rec, h, (errors, gap) in zip(recs, held_r2, judged, strict=True):
         # errors empty: the law failed a fold; every rule but plain fitness ranks it last

@@ -185,9 +185,17 @@ def test_judge_human_prints_the_human_law_judged_like_the_finalists(data_root, t
         assert float(rows[label][3]) == pytest.approx(entry["gap"], abs=5e-5)
         assert float(rows[label][4]) == pytest.approx(entry["score"], abs=5e-4)
 
-    # a holdout run is refused in one line (its law never saw the validation slice)
+    # bad input, each refused in one line naming the problem: a law the parser rejects, an
+    # unfinished run, a holdout run (its law never saw the validation slice)
+    def refused(extra: list[str], word: str) -> None:
+        done = subprocess.run(argv + extra, capture_output=True, text=True, env=cli_env())
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert word in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+    refused(["--law", "exp(a*"], "not valid syntax")
     saved = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps(saved | {"holdout": True}))
-    refused = subprocess.run(argv, capture_output=True, text=True, env=cli_env())
-    assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert "holdout" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    refused([], "holdout")
+    (run / "config.json").write_text(json.dumps(saved))
+    (run / "best.json").unlink()
+    refused([], "has not finished")

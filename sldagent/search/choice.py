@@ -20,8 +20,14 @@ from joblib import Parallel, delayed
 
 from sldagent.fitters import FitRecipe, fit_groups
 from sldagent.law import parse_law
-from sldagent.search.fitness import SelectionConfig, evaluate
-from sldagent.search.folds import Fold, probe_features
+from sldagent.search.fitness import SelectionConfig, evaluate, target_variance
+from sldagent.search.folds import (
+    Fold,
+    group_subset,
+    probe_features,
+    rehearsal_folds,
+    restrict_groups,
+)
 from sldagent.task import Dataset
 
 
@@ -44,6 +50,23 @@ class Ranked:
             "gap": finite_or_none(self.gap),
             "score": finite_or_none(self.score),
         }
+
+
+@dataclass(frozen=True)
+class JudgingRows:
+    """What finalists are judged on: up to `final_folds` rehearsal folds over the search's group
+    subset, fold 1 with all its groups (for the stability probe), and the error unit."""
+
+    folds: list[Fold]
+    first: Fold
+    target_var: np.ndarray
+
+
+def judging_rows(train: Dataset, selection: SelectionConfig) -> JudgingRows:
+    """The final choice's rows for a search over `train` (also used by the study scripts)."""
+    final = rehearsal_folds(train, selection.final_folds)
+    folds = restrict_groups(final, group_subset(train, selection.max_groups))
+    return JudgingRows(folds, final[0], target_variance(train))
 
 
 def finite_or_none(x: float) -> float | None:

@@ -19,6 +19,7 @@ from sldagent.fitters import FitRecipe, fit_groups, predict_groups
 from sldagent.law import Law
 from sldagent.metrics import r2
 from sldagent.search.folds import Fold
+from sldagent.task import Dataset
 
 FAILED_LOG_ERROR = 6.0  # log10 error charged to a fold the law cannot fit or predict
 
@@ -57,6 +58,13 @@ class Evaluation:
     validation_r2: float  # R² on fold 1's validation rows: the task's validation rule
     params: dict[str, list[float]] | None  # fold-1 fit, per group
     seconds: float
+
+
+def target_variance(train: Dataset) -> np.ndarray:
+    """Each target's variance over the training rows (1 where constant): the unit of the
+    fold errors."""
+    var = train.y.var(axis=0)
+    return np.where(var > 0, var, 1.0)
 
 
 def search_recipe(recipe: FitRecipe, config: SelectionConfig) -> FitRecipe:

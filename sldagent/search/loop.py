@@ -25,7 +25,7 @@ from sldagent import __version__
 from sldagent.fitters import FitRecipe, fit_groups
 from sldagent.law import Law, LawError, parse_law
 from sldagent.llm_client import ChatClient, LLMUnavailable, ProposerStopped
-from sldagent.search.choice import finite_or_none, rank_finalists
+from sldagent.search.choice import finite_or_none, judging_rows, rank_finalists
 from sldagent.search.fitness import Evaluation, SelectionConfig, evaluate
 from sldagent.search.folds import (
     Fold,
@@ -155,12 +155,8 @@ class Search:
             folds = with_far_fold(folds)
         subset = group_subset(train, config.selection.max_groups)
         self.folds = restrict_groups(folds, subset)
-        # the final choice (search/choice.py): deeper folds, and fold 1 with all its groups
-        final = rehearsal_folds(train, config.selection.final_folds)
-        self.final_folds = restrict_groups(final, subset)
-        self.first_fold = final[0]
-        y = train.y
-        self.target_var = np.where(y.var(axis=0) > 0, y.var(axis=0), 1.0)
+        self.judging = judging_rows(train, config.selection)  # the final choice's rows
+        self.target_var = self.judging.target_var
         self.proposer = SymbolicProposer(train)
         self.population = Population(config.islands)
         self.seen: set[str] = set()
@@ -518,10 +514,10 @@ class Search:
             )
         finalists = rank_finalists(
             list(records.values()),
-            self.final_folds,
-            self.first_fold,
+            self.judging.folds,
+            self.judging.first,
             self.train,
-            self.target_var,
+            self.judging.target_var,
             self.config.selection,
             parallel,
         )

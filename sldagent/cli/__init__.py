@@ -1,0 +1,41 @@
+"""The command line: `sldagent tasks | data | baseline | evaluate | discover | init-task | export
+| rehearse | predict | holdout | benchmark`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sldagent.cli import benchmark, discover, runs, tasks
+from sldagent.law import LawError
+from sldagent.task import DataError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sldagent", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in (tasks, discover, runs, benchmark):
+        module.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; user errors print one line on stderr and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, LawError, ValueError) as err:
+        print(f"sldagent: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"sldagent: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sldagent: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

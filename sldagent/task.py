@@ -446,11 +446,14 @@ def _type_names(types: Any) -> str:
 
 
 def resolve_data_root(cli: str | os.PathLike[str] | None = None) -> Path:
-    """Data root: --data-dir, else $SLDAGENT_DATA, else data/experiments."""
-    if cli is not None and os.fspath(cli):
-        return Path(cli).expanduser()
+    """Data root: --data-dir, else $SLDAGENT_DATA, else data/experiments; made absolute here,
+    where it is read, so a relative root means the same folder to child processes in any cwd."""
     env = os.environ.get("SLDAGENT_DATA", "").strip()
-    return Path(env).expanduser() if env else DEFAULT_DATA_ROOT
+    if cli is not None and os.fspath(cli):
+        root = Path(cli)
+    else:
+        root = Path(env) if env else DEFAULT_DATA_ROOT
+    return Path(os.path.abspath(root.expanduser()))
 
 
 def load_train(task: Task | str, root: str | os.PathLike[str]) -> Dataset:

@@ -16,9 +16,10 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """SLDBench data root: $SLDAGENT_DATA, else ../shared/sldbench beside the repo, else skip."""
-    env = os.environ.get("SLDAGENT_DATA", "").strip()
-    if env:
-        return Path(env)
+    from sldagent.task import resolve_data_root
+
+    if os.environ.get("SLDAGENT_DATA", "").strip():
+        return resolve_data_root(None)  # absolute: tests hand it to children in other cwds
     shared = REPO.parent / "shared" / "sldbench"
     if shared.is_dir():
         return shared

@@ -591,3 +591,40 @@ def test_cli_resume_of_a_run_whose_config_was_edited(cli_run, data_root: Path, t
     )
     assert_user_error(code, err)
     assert not (partial / "best.json").exists()
+
+
+# ----------------------------------------------------------------- hostile inputs (issue 15)
+
+
+def write_power_csv(path: Path, names: tuple[str, str], n: int = 60, seed: int = 0) -> Path:
+    """loss = 2 + 50 x^-0.3 + 30 y^-0.25 (+ noise) in columns named `names`, seeded."""
+    rng = np.random.default_rng(seed)
+    lines = [f"{names[0]},{names[1]},loss"]
+    for _ in range(n):
+        x, y = 10 ** rng.uniform(6, 9), 10 ** rng.uniform(8, 11)
+        loss = 2 + 50 * x**-0.3 + 30 * y**-0.25 + rng.normal(0, 0.01)
+        lines.append(f"{x:.4g},{y:.4g},{loss:.5f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_finding01_constant_names_never_collide_with_columns(tmp_path: Path):
+    """The symbolic proposer names constants a0, e1, c2, ...: columns called a0, c2 or e1 must
+    give the same search as N, D (a column read as a constant, or a constant read as a column,
+    corrupted it: validation R² 0.40 instead of 0.976)."""
+    from sldagent.custom_task import task_from_csv
+
+    results = {}
+    for names in (("N", "D"), ("a0", "c2"), ("e1", "D")):
+        csv = write_power_csv(tmp_path / f"{'_'.join(names)}.csv", names)
+        task = task_from_csv(csv, names, "loss")
+        run_dir = tmp_path / f"run_{'_'.join(names)}"
+        result = Search(task, load_train(task, None), SearchConfig(budget=24), run_dir).run()
+        for rec in RunLog(run_dir / "candidates.jsonl").read():
+            assert not set(rec["param_names"]) & set(names), rec["law"]
+        r2 = [rec["validation_r2"] for rec in RunLog(run_dir / "candidates.jsonl").read()]
+        results[names] = (r2, result.best["validation_r2"])
+    reference = results[("N", "D")]
+    assert reference[1] > 0.95
+    for names, got in results.items():
+        assert got == reference, names

@@ -283,7 +283,18 @@ def test_resolve_data_root(monkeypatch):
     assert resolve_data_root("/from/cli") == Path("/from/cli")
     assert resolve_data_root(None) == Path("/from/env")
     monkeypatch.delenv("SLDAGENT_DATA")
-    assert resolve_data_root(None) == Path("data/experiments")
+    assert resolve_data_root(None) == Path.cwd() / "data" / "experiments"
+
+
+def test_a_relative_data_root_is_made_absolute_where_it_is_read(monkeypatch, tmp_path):
+    """`SLDAGENT_DATA=../shared/sldbench` (the README's test command) and a relative --data-dir
+    name the folder beside the cwd they were typed in, even for a child process in another cwd."""
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    monkeypatch.setenv("SLDAGENT_DATA", "../shared/sldbench")
+    assert resolve_data_root(None) == tmp_path / "shared" / "sldbench"
+    assert resolve_data_root("../other") == tmp_path / "other"
+    assert resolve_data_root("~/d") == Path.home() / "d"
 
 
 # ---------------------------------------------------------------- every data error

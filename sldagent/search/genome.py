@@ -9,6 +9,7 @@ the training rows the proposer was built with.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -145,11 +146,19 @@ class FeatureScale:
 
 
 class Renderer:
-    """Turns genomes into (law text, recipe) with per-parameter bounds and initial ranges."""
+    """Turns genomes into (law text, recipe) with per-parameter bounds and initial ranges.
+    Constant names skip `reserved` (the task's column names): a constant named like a column
+    would be read as that column."""
 
-    def __init__(self, scales: list[FeatureScale], targets: tuple[str, ...]):
+    def __init__(
+        self,
+        scales: list[FeatureScale],
+        targets: tuple[str, ...],
+        reserved: frozenset[str] = frozenset(),
+    ):
         self.scales = scales
         self.targets = targets
+        self.reserved = reserved
 
     def render(self, g: Genome, seed: int = 0) -> tuple[str | dict[str, str], FitRecipe]:
         bounds: dict[str, tuple[float, float]] = {}
@@ -165,10 +174,12 @@ class Renderer:
         return text, recipe
 
     def _render_one(self, g: Genome, sfx: str, bounds: dict, init: dict) -> str:
-        counter = iter(range(1000))
+        counter = itertools.count()
 
         def param(prefix: str, b: tuple[float, float], i: tuple[float, float] | None) -> str:
             name = f"{prefix}{next(counter)}{sfx}"
+            while name in self.reserved:
+                name = f"{prefix}{next(counter)}{sfx}"
             bounds[name] = b
             if i is not None:
                 init[name] = i

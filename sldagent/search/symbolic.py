@@ -63,7 +63,7 @@ class SymbolicProposer:
         self.n_targets = len(task.targets)
         budget = task.param_budget
         self.budget = (budget // self.n_targets) if budget else UNLIMITED_BUDGET
-        self.renderer = Renderer(self.scales, task.targets)
+        self.renderer = Renderer(self.scales, task.targets, frozenset(task.columns))
         self.positive = [j for j, s in enumerate(self.scales) if s.positive]
         self.positive_target = bool(np.all(train.y > 0))
         self.max_terms = max(MAX_TERMS, len(self.scales))

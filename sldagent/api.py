@@ -22,6 +22,7 @@ from sldagent.custom_task import (
     check_column_names,
     column_names,
     numeric_frame,
+    split_columns,
     task_from_frame,
     write_run_task,
 )
@@ -114,7 +115,10 @@ class ScalingLawSearch:
     def fit(self, df: pd.DataFrame) -> ScalingLawSearch:
         """Search on df's rows (the extrapolate rows stay sealed until the search ends)."""
         features, targets = self._check(df)
-        frame = numeric_frame(df, features, targets, self.group, "DataFrame", rows="index")
+        extra = split_columns(self.extrapolate, df, features, targets, self.group)
+        frame = numeric_frame(
+            df, features, targets, self.group, "DataFrame", rows="index", extra=extra
+        )
         if self.run_dir is not None:
             self._fit_in(Path(self.run_dir), frame, features, targets)
             self.run_dir_ = Path(self.run_dir)
@@ -127,7 +131,8 @@ class ScalingLawSearch:
     def _fit_in(self, run_dir: Path, frame: pd.DataFrame, features, targets) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         data = run_dir / DATA_FILE
-        columns = [*([self.group] if self.group else []), *features, *targets]
+        extra = [c for c in frame.columns if c not in (*features, *targets)][1:]  # after group
+        columns = [*([self.group] if self.group else []), *features, *targets, *extra]
         text = frame[columns].to_csv(index=False)
         if (run_dir / "candidates.jsonl").exists() and data.is_file() and data.read_text() != text:
             raise ValueError(

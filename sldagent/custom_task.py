@@ -62,8 +62,26 @@ def task_from_csv(
     path = Path(path)
     features, targets = column_names(features, "--features"), column_names(targets, "--target")
     check_column_names(features, targets, group, str(path))
-    frame = numeric_frame(read_raw(path), features, targets, group, str(path))
+    raw = read_raw(path)
+    extra = split_columns(extrapolate, raw, features, targets, group)
+    frame = numeric_frame(raw, features, targets, group, str(path), extra=extra)
     return task_from_frame(frame, path, features, targets, group, extrapolate, param_budget, name)
+
+
+def split_columns(
+    extrapolate: str | None,
+    raw: pd.DataFrame,
+    features: Sequence[str],
+    targets: Sequence[str],
+    group: str | None,
+) -> tuple[str, ...]:
+    """The columns of `raw` the extrapolate rule compares beyond features and targets: any
+    column but the group's may hold the rows out (e.g. compute C for a law in N and D)."""
+    if extrapolate is None:
+        return ()
+    columns = [str(c) for c in raw.columns if c != group]
+    rule = parse_extrapolation(extrapolate, columns)
+    return tuple(c for c in rule.columns if c not in (*features, *targets))
 
 
 def task_from_frame(
@@ -82,8 +100,9 @@ def task_from_frame(
     where = where or str(path)
     if param_budget is not None and (isinstance(param_budget, bool) or param_budget < 1):
         raise DataError(f"--param-budget {param_budget}: must be an integer >= 1")
-    rule = None if extrapolate is None else parse_extrapolation(extrapolate, features)
     group_column = group or single_group_column(features, targets)
+    numeric = [str(c) for c in frame.columns if c != group_column]
+    rule = None if extrapolate is None else parse_extrapolation(extrapolate, numeric)
     positive = tuple(c for c in (*features, *targets) if bool(np.all(frame[c] > 0)))
     description = f"Custom task from {path.name}: {', '.join(targets)} from {', '.join(features)}"
     task = Task(
@@ -182,11 +201,13 @@ def numeric_frame(
     group: str | None,
     where: str,
     rows: str = "rows",
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """The task's columns as numbers (group as names); unknown columns, missing and non-numeric
-    cells are one DataError naming how many and the first rows (by raw's index labels)."""
+    """The task's columns (and `extra`, the columns only the split reads) as numbers (group as
+    names); unknown columns, missing and non-numeric cells are one DataError naming how many
+    and the first rows (by raw's index labels)."""
     known = [str(c) for c in raw.columns]
-    for column in [*([group] if group else []), *features, *targets]:
+    for column in [*([group] if group else []), *features, *targets, *extra]:
         if column not in known:
             raise DataError(
                 f"{where}: unknown column '{column}'; the columns are {', '.join(known)}"
@@ -196,7 +217,7 @@ def numeric_frame(
         names = [_name(v) for v in raw[group]]
         problems += _report(group, raw.index, [n is None for n in names], [], rows)
         out[group] = names
-    for column in [*features, *targets]:
+    for column in [*features, *targets, *extra]:
         values, missing, bad = _numbers(raw[column])
         problems += _report(column, raw.index, missing, bad, rows, raw[column])
         out[column] = values
@@ -207,7 +228,7 @@ def numeric_frame(
     if not group:
         frame.insert(0, group_column, SINGLE_GROUP)
     frame[group_column] = frame[group_column].astype(object)
-    return frame[[group_column, *features, *targets]]
+    return frame[[group_column, *features, *targets, *extra]]
 
 
 def _name(value: object) -> str | None:
@@ -335,6 +356,7 @@ def load_rows(task: Task, split: str) -> Dataset:
         task.targets,
         task.group if task.source.grouped else None,
         str(path),
+        extra=task.split_columns,
     )
     train, test = split_rows(task, frame, str(path))
     if split == "test" and task.source.extrapolate is None:

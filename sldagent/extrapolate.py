@@ -69,9 +69,10 @@ class Extrapolation:
 
 
 def parse_extrapolation(
-    text: str, columns: Sequence[str], where: str = "--extrapolate"
+    text: str, columns: Sequence[str] | None, where: str = "--extrapolate"
 ) -> Extrapolation:
-    """Parse `COLUMN OP NUMBER [and ...]`; every column must be one of `columns`."""
+    """Parse `COLUMN OP NUMBER [and ...]`; every column must be one of `columns` (any numeric
+    column of the data, feature or not; None: any name, checked when the rows are read)."""
 
     def fail(problem: str) -> ExtrapolationError:
         return ExtrapolationError(f"{where} {text!r}: {problem}; write {GRAMMAR}")
@@ -91,9 +92,9 @@ def parse_extrapolation(
         if [k for k, _ in part] != ["name", "op", "number"]:
             raise fail(f"expected a clause at {' '.join(v for _, v in part) or 'the end'!r}")
         (_, column), (_, op), (_, number) = part
-        if column not in columns:
+        if columns is not None and column not in columns:
             raise ExtrapolationError(
-                f"{where} {text!r}: unknown column '{column}'; the features are "
+                f"{where} {text!r}: unknown column '{column}'; the columns are "
                 f"{', '.join(columns)}"
             )
         clauses.append(Clause(column, op, number))

@@ -126,6 +126,15 @@ class Task:
         """CSV columns in task order: group, features, targets."""
         return (self.group, *self.features, *self.targets)
 
+    @property
+    def split_columns(self) -> tuple[str, ...]:
+        """Columns a custom task's extrapolate rule compares that are neither features nor
+        targets (e.g. compute C beside N, D): read to split the rows, never seen by a law."""
+        rule = None if self.source is None else self.source.extrapolate
+        if rule is None:
+            return ()
+        return tuple(c for c in rule.columns if c not in self.columns)
+
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
@@ -249,6 +258,8 @@ class _TaskReader:
         if budget is not None and budget < 1:
             raise self.fail("param_budget", "must be >= 1; omit the key for no limit")
         info = self.columns(data, features, targets, group)
+        source = self.source(data, group, grouped)
+        split = () if source is None or source.extrapolate is None else source.extrapolate.columns
         return Task(
             name=name,
             description=self.get(data, "description", "", str).strip(),
@@ -256,15 +267,15 @@ class _TaskReader:
             targets=targets,
             group=group,
             param_budget=budget,
-            validation=self.rule(self.get(data, "validation", "", dict), features),
+            validation=self.rule(self.get(data, "validation", "", dict), features, split),
             human=self.human(data, features, targets, group),
             feature_info=info,
             positive=tuple(c for c in (*features, *targets) if info[c].positive),
             path=self.path,
-            source=self.source(data, features, grouped),
+            source=source,
         )
 
-    def source(self, data, features, grouped: bool) -> CsvSource | None:
+    def source(self, data, group: str, grouped: bool) -> CsvSource | None:
         if "data" not in data:
             return None
         table = self.get(data, "data", "", dict)
@@ -272,10 +283,17 @@ class _TaskReader:
         csv_path = Path(self.get(table, "csv", "data", str)).expanduser()
         text = self.get(table, "extrapolate", "data", str, None)
         try:
-            rule = None if text is None else parse_extrapolation(text, features, "extrapolate")
+            rule = None if text is None else parse_extrapolation(text, None, "extrapolate")
         except ValueError as exc:
             raise self.fail("data.extrapolate", str(exc)) from None
-        return CsvSource(self.path.parent / csv_path, rule, grouped)
+        path = self.path.parent / csv_path
+        if rule is not None:
+            columns = [c for c in _csv_header(path) if c != group]
+            try:  # any column of the CSV but the group's (names) may hold rows out
+                parse_extrapolation(text, columns or None, "extrapolate")
+            except ValueError as exc:
+                raise self.fail("data.extrapolate", str(exc)) from None
+        return CsvSource(path, rule, grouped)
 
     def columns(self, data, features, targets, group) -> dict[str, ColumnInfo]:
         table = self.get(data, "columns", "", dict, {})
@@ -296,7 +314,11 @@ class _TaskReader:
             )
         return info
 
-    def rule(self, table: Mapping[str, Any], features: tuple[str, ...]) -> ValidationRule:
+    def rule(
+        self, table: Mapping[str, Any], features: tuple[str, ...], split: tuple[str, ...] = ()
+    ) -> ValidationRule:
+        """The [validation] rule; its columns are features, or columns [data] extrapolate
+        splits on (the rule rehearses the same split inside train)."""
         w = "validation"
         self.only(table, {"kind", "column", "count", "fraction", "per_group", "combine", "seed"}, w)
         kind = self.get(table, "kind", w, str)
@@ -307,8 +329,10 @@ class _TaskReader:
         else:
             columns = self.names(table, "column", w)
         for column in columns:
-            if column not in features:
-                raise self.fail(f"{w}.column", f"'{column}' is not a feature of this task")
+            if column not in features and column not in split:
+                raise self.fail(
+                    f"{w}.column", f"'{column}' is not a feature (or [data] extrapolate column)"
+                )
         count = self.get(table, "count", w, int, None)
         fraction = self.get(table, "fraction", w, (int, float), None)
         combine = self.get(table, "combine", w, str, "union")
@@ -420,6 +444,16 @@ class _TaskReader:
         return {p: float(table[p]) for p in params}
 
 
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a CSV's header line ([] if it cannot be read: reading the rows
+    reports that, naming the file)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return [name.strip() for name in next(csv.reader(fh), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
 def single_group_column(features: tuple[str, ...], targets: tuple[str, ...]) -> str:
     """Name of the constant group column of a custom task without groups."""
     name = "group"
@@ -493,7 +527,7 @@ def read_table(task: Task, path: str | os.PathLike[str]) -> pd.DataFrame:
 
 def _canonical(task: Task, frame: pd.DataFrame) -> pd.DataFrame:
     """Rows sorted by (group, features, targets): nothing downstream depends on file order."""
-    order = frame.sort_values(list(task.columns), kind="mergesort").index
+    order = frame.sort_values([*task.columns, *task.split_columns], kind="mergesort").index
     return frame.loc[order].reset_index(drop=True)
 
 

@@ -230,7 +230,12 @@ def csv_args(path: Path, *extra: str) -> list[str]:
     ("extra", "needles"),
     [
         (["--group", "family"], ["unknown column 'family'", "the columns are model, N, D, loss"]),
-        (["--extrapolate", "Q >= 1"], ["unknown column 'Q'", "the features are N, D"]),
+        (
+            ["--extrapolate", "Q >= 1"],
+            ["unknown column 'Q'", "the columns are model, N, D, loss, note"],
+        ),
+        (["--extrapolate", "note >= 1"], ["column 'note' has 60 non-numeric values"]),
+        (["--group", "model", "--extrapolate", "model >= 1"], ["unknown column 'model'"]),
         (["--extrapolate", "N >= 1e12"], ["selects no rows", "N spans"]),
         (["--extrapolate", "N > 0"], ["selects all 60 rows", "leaving none to fit"]),
         (["--extrapolate", "N >= 1e7 or D > 1"], ["expected 'and' and another clause"]),
@@ -346,3 +351,63 @@ def test_a_column_named_like_a_law_function_is_refused(capsys, tmp_path: Path):
         capsys, "discover", "--csv", str(path), "--features", "exp", "--target", "loss"
     )
     assert_user_error(code, err, "column 'exp' cannot be used")
+
+
+# ----------------------------------------------------------------- a split on a non-feature column
+
+
+def write_isoflop(path: Path, seed: int = 0) -> Path:
+    """An isoFLOP sweep: 7 compute budgets C x 8 model sizes N, D = C / 6N, loss from N and D."""
+    rng = np.random.default_rng(seed)
+    lines = ["N,D,C,loss"]
+    for C in (1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21):
+        for N in np.geomspace(1e7, 1e10, 8):
+            D = C / (6 * N)
+            loss = 1.7 + 400 * N**-0.34 + 410 * D**-0.28 + rng.normal(0, 0.003)
+            lines.append(f"{N:.4g},{D:.4g},{C:.4g},{loss:.5f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_extrapolate_on_a_column_that_is_not_a_feature(capsys, tmp_path: Path):
+    """`--features N,D --extrapolate "C>=5e20"`: the largest compute budgets are held out, the
+    validation rule rehearses along C inside train, no law sees C, and the run directory is
+    enough for --resume, predict and rehearse."""
+    csv = write_isoflop(tmp_path / "isoflop.csv")
+    task = task_from_csv(csv, "N,D", "loss", extrapolate="C>=5e20")
+    assert task.features == ("N", "D") and task.split_columns == ("C",)
+    assert task.validation.columns == ("C",) and task.validation.kind == "top_fraction"
+    train, test = load_rows(task, "train"), load_rows(task, "test")
+    assert (train.frame["C"] < 5e20).all() and (test.frame["C"] >= 5e20).all()
+    assert len(test) == 8 and len(train) == 48
+    fit, val = split_validation(train)
+    assert val.frame["C"].min() > fit.frame["C"].max()  # the rehearsal steps along C too
+    loaded = load_task_toml(task, tmp_path)
+    assert dataclasses.replace(loaded, path=None) == task
+    assert load_train(loaded, None).frame.equals(train.frame)
+
+    run_dir = tmp_path / "run"
+    argv = ["discover", "--csv", str(csv), "--features", "N,D", "--target", "loss"]
+    argv += ["--extrapolate", "C>=5e20", "--budget", "12", "--jobs", "1", "--quiet", "--json"]
+    code, out, err = run(capsys, *argv, "--run-dir", str(run_dir))
+    assert code == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["test_r2"] > 0.9
+    assert "C" not in summary["law"]
+    assert dataclasses.replace(run_task(run_dir), path=None) == task
+    best = (run_dir / "best.json").read_text()
+    code, _, err = run(capsys, "discover", "--resume", str(run_dir), "--quiet", "--jobs", "1")
+    assert code == 0, err
+    assert (run_dir / "best.json").read_text() == best
+    code, out, err = run(capsys, "predict", str(run_dir), "--at", "N=1e10,D=1e11", "--json")
+    assert code == 0, err
+    assert json.loads(out)
+    code, out, err = run(capsys, "rehearse", str(run_dir), "--laws", "4", "--json")
+    assert code == 0, err
+    assert json.loads(out)["task"] == "isoflop"
+
+
+def load_task_toml(task, folder: Path):
+    path = folder / "task.toml"
+    path.write_text(task_toml(task))
+    return load_task(path)

@@ -50,7 +50,7 @@ def test_a_repeated_column_is_listed_once():
     [
         ("", "empty expression"),
         ("   ", "empty expression"),
-        ("X >= 1", "unknown column 'X'; the features are N, D, Nand"),
+        ("X >= 1", "unknown column 'X'; the columns are N, D, Nand"),
         ("N >= ", "expected a clause at 'N >='"),
         ("1e9 <= N", "expected a clause at '1e9 <= N'"),
         ("N == 1", "unexpected '=='"),

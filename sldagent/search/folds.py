@@ -77,14 +77,16 @@ def _step_beyond(
 ) -> np.ndarray:
     """The validation rows `val`, stepped beyond the fit rows `fit` along the rule's columns."""
     X = val.copy()
-    if len(fit) == 0 or len(val) == 0:
+    # a column the rule splits on that is no feature (compute C beside N, D) gives no axis here
+    columns = [c for c in rule.columns if c in features]
+    if len(fit) == 0 or len(val) == 0 or not columns:
         return X
     low = rule.kind == "bottom_fraction"
     # (column, fit rows' extreme(s), slice's extreme(s)) per column the rule steps along
     if rule.combine == "lexicographic":
         # the slice is the largest key tuple: step along the first column where it leaves the
         # fit rows' largest key (the second column if the first column's top value has fit rows)
-        idx = [features.index(c) for c in rule.columns]
+        idx = [features.index(c) for c in columns]
         top_fit, top_val = max(map(tuple, fit[:, idx])), max(map(tuple, val[:, idx]))
         axes = [
             (j, np.array([a]), np.array([b]))
@@ -92,7 +94,7 @@ def _step_beyond(
             if a != b
         ][:1]
     else:
-        axes = [(j, fit[:, j], val[:, j]) for j in (features.index(c) for c in rule.columns)]
+        axes = [(j, fit[:, j], val[:, j]) for j in (features.index(c) for c in columns)]
     for j, a, b in axes:
         if np.all(a > 0) and np.all(b > 0):
             step = a.min() / b.min() if low else b.max() / a.max()

@@ -94,8 +94,7 @@ def parse_extrapolation(
         (_, column), (_, op), (_, number) = part
         if columns is not None and column not in columns:
             raise ExtrapolationError(
-                f"{where} {text!r}: unknown column '{column}'; the columns are "
-                f"{', '.join(columns)}"
+                f"{where} {text!r}: unknown column '{column}'; the columns are {', '.join(columns)}"
             )
         clauses.append(Clause(column, op, number))
         pos += 3

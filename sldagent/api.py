@@ -24,7 +24,6 @@ from sldagent.custom_task import (
     numeric_frame,
     split_columns,
     task_from_frame,
-    write_run_task,
 )
 from sldagent.evaluation import test_rows
 from sldagent.fitted import FittedLaw
@@ -151,7 +150,6 @@ class ScalingLawSearch:
             name="dataframe",
             where="DataFrame",
         )
-        write_run_task(task, run_dir)
         config = SearchConfig(budget=self.budget, seed=self.seed, selection=SelectionConfig())
         search = Search(task, load_train(task, None), config, run_dir)
         result = search.run(jobs=self.jobs, time_limit=self.time_limit)

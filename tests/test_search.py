@@ -628,3 +628,94 @@ def test_finding01_constant_names_never_collide_with_columns(tmp_path: Path):
     assert reference[1] > 0.95
     for names, got in results.items():
         assert got == reference, names
+
+
+def csv_discover(csv: Path, run_dir: Path, *extra: str) -> list[str]:
+    """`discover` argv for a custom task over a CSV written by write_power_csv."""
+    argv = ["discover", "--csv", str(csv), "--features", "N,D", "--target", "loss"]
+    return [*argv, "--run-dir", str(run_dir), "--jobs", "1", "--quiet", *extra]
+
+
+def test_finding02_a_run_dir_refuses_other_training_rows(tmp_path: Path):
+    """A finished run dir and a killed one both refuse a CSV whose rows changed (same file
+    name, shuffled loss): the old log would be replayed as if it were about the new rows."""
+    csv = write_power_csv(tmp_path / "runs.csv", ("N", "D"))
+    run_dir = tmp_path / "run"
+    code, _, err = call(*csv_discover(csv, run_dir, "--budget", "8"))
+    assert code == 0, err
+    assert len((json.loads((run_dir / "config.json").read_text()))["data_fingerprint"]) == 64
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    lines = csv.read_text().splitlines()
+    loss = [line.rsplit(",", 1)[1] for line in lines[1:]]
+    np.random.default_rng(1).shuffle(loss)
+    rows = [line.rsplit(",", 1)[0] + "," + v for line, v in zip(lines[1:], loss, strict=True)]
+    csv.write_text("\n".join([lines[0], *rows]) + "\n")
+
+    code, _, err = call(*csv_discover(csv, run_dir, "--budget", "8"))
+    assert_user_error(code, err, str(run_dir / "config.json"), "other training rows")
+    code, _, err = call("discover", "--resume", str(run_dir), "--jobs", "1", "--quiet")
+    assert_user_error(code, err, "other training rows")
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # nothing touched
+    # the task definition counts too: the same rows, another parameter budget
+    write_power_csv(csv, ("N", "D"))
+    code, _, err = call(*csv_discover(csv, run_dir, "--budget", "8", "--param-budget", "4"))
+    assert_user_error(code, err, "another task definition")
+
+
+def test_finding06_a_second_discover_on_one_run_dir_is_refused(tmp_path: Path):
+    """Two real `discover` processes on one --run-dir: the second gets a one-line refusal while
+    the first holds the run's lock, and the first's log stays whole (no duplicated ids)."""
+    csv = write_power_csv(tmp_path / "runs.csv", ("N", "D"))
+    run_dir = tmp_path / "run"
+    argv = [sys.executable, "-m", "sldagent", *csv_discover(csv, run_dir, "--budget", "400")]
+    with open(tmp_path / "first.err", "wb") as err:
+        first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=cli_env())
+        try:
+            deadline = time.monotonic() + 120
+            while count_lines(run_dir / "candidates.jsonl") < 2:
+                assert first.poll() is None, (tmp_path / "first.err").read_text()
+                assert time.monotonic() < deadline, "no candidates logged in 120 s"
+                time.sleep(0.01)
+            second = subprocess.run(
+                argv, capture_output=True, text=True, env=cli_env(), timeout=120
+            )
+            assert first.poll() is None, "the first run ended: the refusal proves nothing"
+        finally:
+            first.kill()
+            first.wait(timeout=60)
+    assert_user_error(second.returncode, second.stderr, "in use by another sldagent process")
+    ids = [r["id"] for r in RunLog(run_dir / "candidates.jsonl").read()]
+    assert ids == list(range(len(ids)))
+    # the kernel dropped the dead holder's lock: the run resumes
+    code, _, err = call("discover", "--resume", str(run_dir), "--budget", str(len(ids) + 2))
+    assert code == 0, err
+
+
+def test_finding07_resume_goes_on_to_budget_and_refuses_other_settings(
+    tmp_path: Path, data_root: Path
+):
+    """`--resume --budget N` goes on to N candidates and ends where a run started with
+    --budget N ends; --seed and other flags that would change the result are refused."""
+    short, full = tmp_path / "short", tmp_path / "full"
+    common = ["--data-dir", str(data_root), "--jobs", "1", "--quiet"]
+    code, _, err = call("discover", TASK, "--budget", "20", "--run-dir", str(short), *common)
+    assert code == 0, err
+    code, out, err = call("discover", "--resume", str(short), "--budget", "36", *common)
+    assert code == 0, err
+    assert "36 candidates" in out
+    code, _, err = call("discover", TASK, "--budget", "36", "--run-dir", str(full), *common)
+    assert code == 0, err
+    assert len(history(short)) == 36
+    assert history(short) == history(full)
+    assert best_of(short) == best_of(full)
+    assert json.loads((short / "config.json").read_text())["search"]["budget"] == 36
+    for flags, needle in (
+        (["--seed", "3"], "drop --seed"),
+        (["--seed-human"], "drop --seed-human"),
+        (["--extrapolate", "N>=1"], "drop --extrapolate"),
+        (["--proposer", "symbolic"], "drop --proposer"),
+        (["--budget", "30"], "already holds 36 candidates"),
+    ):
+        code, _, err = call("discover", "--resume", str(short), *flags, *common)
+        assert_user_error(code, err, needle)
+    assert best_of(short) == best_of(full)

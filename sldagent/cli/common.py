@@ -70,4 +70,4 @@ def default_run_dir(args: argparse.Namespace, task_name: str) -> Path:
     if args.run_dir:
         return Path(args.run_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / task_name / f"{stamp}-seed{args.seed}"
+    return Path("runs") / task_name / f"{stamp}-seed{args.seed or 0}"

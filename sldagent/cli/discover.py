@@ -22,6 +22,9 @@ from sldagent.cli.common import (
 from sldagent.cluster import CONNECT_TIMEOUT, dask_client
 from sldagent.task import load_task, resolve_data_root
 
+DEFAULT_BUDGET = 300
+DEFAULT_LLM_SHARE = 0.5
+
 # discover's LLM client flags -> ClientSettings fields (on --resume, a flag overrides the saved
 # value; without the flag the saved value stands)
 _CLIENT_FLAGS = {
@@ -90,6 +93,36 @@ def _replay_source(source: Path, run_dir: Path) -> dict:
     return saved
 
 
+def _resumed_config(args: argparse.Namespace, config):
+    """A resume goes on with the run's own settings; `--budget N` goes on to N candidates (the
+    same run as one started with --budget N), and a flag that would change the result is
+    refused rather than ignored."""
+    from dataclasses import replace
+
+    given = {
+        "TASK": args.task,
+        "--demo": args.demo or None,
+        "--csv": args.csv,
+        "--features": args.features,
+        "--target": args.target,
+        "--group": args.group,
+        "--extrapolate": args.extrapolate,
+        "--param-budget": args.param_budget,
+        "--seed": args.seed,
+        "--seed-human": args.seed_human or None,
+        "--proposer": args.proposer,
+        "--llm-share": args.llm_share,
+    }
+    refused = [flag for flag, value in given.items() if value is not None]
+    if refused:
+        raise ValueError(
+            f"--resume goes on with the run's own task and settings: drop {', '.join(refused)} "
+            "(or start a new run with them); only --budget N (go on to N candidates) and how "
+            "to run (--jobs, --backend, --time-limit) may change"
+        )
+    return config if args.budget is None else replace(config, budget=args.budget)
+
+
 def _backend_context(args: argparse.Namespace):
     """A Dask client for `--backend dask --scheduler ADDRESS`; nothing for local backends."""
     if args.scheduler and args.backend != "dask":
@@ -104,7 +137,7 @@ def _backend_context(args: argparse.Namespace):
 def cmd_discover(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from sldagent.custom_task import run_task, write_run_task
+    from sldagent.custom_task import run_task
     from sldagent.evaluation import score_best, test_rows
     from sldagent.llm_client import LLMUnavailable
     from sldagent.search.fitness import SelectionConfig
@@ -120,14 +153,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume)
         saved = run_config(run_dir)
         task = run_task(run_dir)
-        config = SearchConfig.from_dict(saved["search"])
+        config = _resumed_config(args, SearchConfig.from_dict(saved["search"]))
     elif args.replay:
         task = run_task(Path(args.replay))
         run_dir = default_run_dir(args, task.name)
         saved = _replay_source(Path(args.replay), run_dir)
         config = SearchConfig.from_dict(saved["search"])
-        if task.source is not None:
-            write_run_task(task, run_dir)
     else:
         task = custom_task(args)
         if task is None and not args.task:
@@ -137,14 +168,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
             )
         task = task or load_task(args.task)
         run_dir = default_run_dir(args, task.name)
-        write_run_task(task, run_dir)
         config = SearchConfig(
-            budget=args.budget,
-            seed=args.seed,
+            budget=DEFAULT_BUDGET if args.budget is None else args.budget,
+            seed=args.seed or 0,
             seed_human=args.seed_human,
             selection=SelectionConfig(),
             proposer=args.proposer or "symbolic",
-            llm_share=args.llm_share,
+            llm_share=DEFAULT_LLM_SHARE if args.llm_share is None else args.llm_share,
             llm=_llm_config(args),
         )
     train = load_train(task, root)
@@ -249,8 +279,8 @@ def add_llm_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--llm-share",
         type=float,
-        default=0.5,
-        help="mix: share of each generation's slots the LLM fills (default 0.5)",
+        default=None,
+        help=f"mix: share of each generation's slots the LLM fills (default {DEFAULT_LLM_SHARE})",
     )
     g.add_argument("--model", help="model name as the server knows it")
     g.add_argument(
@@ -289,14 +319,19 @@ def add_parsers(sub) -> None:
         help="run on the built-in generated example (Chinchilla-like, true law known)",
     )
     add_csv_task(p)
-    p.add_argument("--budget", type=int, default=300, help="candidates to evaluate (default 300)")
+    p.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help=f"candidates to evaluate (default {DEFAULT_BUDGET}; with --resume: go on to N)",
+    )
     p.add_argument(
         "--time-limit",
         type=float,
         default=None,
         help="stop after this many seconds (a run cut by time is not reproducible)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="search seed (default 0)")
     p.add_argument("--jobs", type=int, default=0, help="parallel workers (default: all cores)")
     p.add_argument(
         "--backend",
@@ -315,7 +350,11 @@ def add_parsers(sub) -> None:
         default=CONNECT_TIMEOUT,
         help=f"seconds to wait for the Dask scheduler (default {CONNECT_TIMEOUT:g})",
     )
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its log")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a killed run from its log (with --budget N: go on to N candidates)",
+    )
     p.add_argument("--run-dir", help="where to write the run (default runs/TASK/TIME-seedS)")
     p.add_argument(
         "--seed-human",

@@ -11,6 +11,7 @@ The search sees training rows only (DESIGN invariant 1): it never imports the ev
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -19,9 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from joblib import Parallel, delayed
 
 from sldagent import __version__
+from sldagent.custom_task import write_run_task
 from sldagent.fitters import FitRecipe, fit_groups
 from sldagent.law import Law, LawError, parse_law
 from sldagent.llm_client import ChatClient, LLMUnavailable, ProposerStopped
@@ -37,7 +40,7 @@ from sldagent.search.folds import (
 from sldagent.search.genome import Genome
 from sldagent.search.llm import LLMConfig, LLMProposer, Shown, shown_law
 from sldagent.search.population import Entry, Population, cell_of
-from sldagent.search.runlog import RunLog
+from sldagent.search.runlog import RunLog, run_lock
 from sldagent.search.symbolic import SymbolicProposer
 from sldagent.task import Dataset, Task
 
@@ -82,6 +85,24 @@ class SearchConfig:
         if d.get("llm") is not None:
             d["llm"] = LLMConfig(**d["llm"])
         return cls(**d)
+
+
+def data_fingerprint(task: Task, train: Dataset) -> str:
+    """sha256 of the task definition (columns, budget, validation and split rules) and of the
+    training rows: a run directory holds the search of these rows only."""
+    rule = task.source.extrapolate.text if task.source and task.source.extrapolate else None
+    definition = {
+        "task": task.name,
+        "columns": list(task.columns),
+        "split_columns": list(task.split_columns),
+        "param_budget": task.param_budget,
+        "validation": asdict(task.validation),
+        "extrapolate": rule,
+    }
+    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode())
+    digest.update(json.dumps([str(c) for c in train.frame.columns]).encode())
+    digest.update(pd.util.hash_pandas_object(train.frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -360,10 +381,27 @@ class Search:
         time_limit: float | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> SearchResult:
-        """Search until the budget (or time limit) is spent; resumes from an existing log."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        """Search until the budget (or time limit) is spent; resumes from an existing log, and
+        holds the run directory's lock meanwhile."""
+        with run_lock(self.run_dir):
+            return self._run(jobs, backend, time_limit, progress)
+
+    def _run(
+        self,
+        jobs: int,
+        backend: str,
+        time_limit: float | None,
+        progress: Callable[[Progress], None] | None,
+    ) -> SearchResult:
         self._write_config(jobs, backend)
-        logged = {(r["generation"], r["index"]): r for r in self.log.read()}
+        write_run_task(self.task, self.run_dir)
+        records = self.log.read()
+        if len(records) > self.config.budget:
+            raise ValueError(
+                f"{self.log.path} already holds {len(records)} candidates: --budget "
+                f"{self.config.budget} would end before them; give --budget {len(records)} or more"
+            )
+        logged = {(r["generation"], r["index"]): r for r in records}
         start = time.monotonic()
         done, generation = 0, 0
         best_r2 = -math.inf
@@ -472,6 +510,7 @@ class Search:
             "jobs": jobs,
             "backend": backend,
             "seed_human": self.config.seed_human,
+            "data_fingerprint": data_fingerprint(self.task, self.train),
         }
         if self.chat is not None:
             config["llm_client"] = self.chat.settings.to_dict()
@@ -482,12 +521,25 @@ class Search:
                 old_search = SearchConfig.from_dict(old.get("search", {})).to_dict()
             except (TypeError, ValueError):
                 old_search = None
+            self._check_data(path, old, config["data_fingerprint"])
+            if old_search is not None:  # the budget may grow on a resume: "go on to N"
+                old_search["budget"] = config["search"]["budget"]
             if old.get("task") != self.task.name or old_search != config["search"]:
                 raise ValueError(
                     f"{path}: this run was started with other settings; "
                     "resume it with the same task, seed and budget, or use a new run"
                 )
         path.write_text(json.dumps(config, indent=2) + "\n")
+
+    def _check_data(self, path: Path, old: dict, fingerprint: str) -> None:
+        """A run directory holds one search of one set of training rows: refuse other rows, or
+        another task definition (runs made before fingerprints were recorded resume as before)."""
+        if old.get("data_fingerprint", fingerprint) != fingerprint:
+            raise ValueError(
+                f"{path}: this run was made on other training rows or another task definition "
+                "(its data fingerprint differs); give a new --run-dir, or restore that data to "
+                "resume it"
+            )
 
     def _usage(self) -> tuple[int, float]:
         """LLM token count and USD spent so far (zero without an LLM)."""

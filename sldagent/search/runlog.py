@@ -6,9 +6,14 @@ being written; reading tolerates (and trims) a partial last line so the run can 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+LOCK_FILE = "run.lock"
 
 
 class RunLog:
@@ -50,3 +55,25 @@ class RunLog:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on run_dir/run.lock for a run's life, so that a second process
+    writing the same run directory is refused (the kernel drops the lock if the holder dies)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    fh = open(path, "a")  # noqa: SIM115 - held open for the whole run
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise ValueError(
+            f"{run_dir} is in use by another sldagent process (it holds {path}); wait for that "
+            "run to end, or give another --run-dir"
+        ) from None
+    try:
+        yield
+    finally:
+        fh.close()

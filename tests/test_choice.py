@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from joblib import Parallel
+from joblib import Parallel, delayed
 from test_search import REPO, call, cli_env
 
 from sldagent.custom_task import load_rows, task_from_csv
@@ -199,3 +199,50 @@ def test_judge_human_prints_the_human_law_judged_like_the_finalists(data_root, t
     (run / "config.json").write_text(json.dumps(saved))
     (run / "best.json").unlink()
     refused([], "has not finished")
+
+
+def test_finding14_the_final_choice_has_a_time_budget_and_reports_each_finalist(
+    train, tmp_path: Path
+):
+    """Judging the finalists again took 5x the search on 200,000 rows: it now stops once its
+    judging seconds pass final_time_factor x the search's fitting seconds (at least
+    final_min_seconds), says so in best.json, and reports a progress line per finalist."""
+    from sldagent.search.loop import Search, SearchConfig
+
+    def run(selection: SelectionConfig, name: str) -> tuple[dict, list[str]]:
+        stages: list[str] = []
+        config = SearchConfig(budget=12, selection=selection)
+        result = Search(train.task, train, config, tmp_path / name).run(
+            progress=lambda p: stages.append(p.stage)
+        )
+        return result.best, [s for s in stages if s != "search"]
+
+    ordinary, stages = run(SelectionConfig(), "ordinary")
+    n = len(ordinary["finalists"])
+    assert ordinary["final_choice_cut"] is None and n >= 5
+    assert stages[0] == "final choice: judging the 30 best laws again"
+    assert [s.split(" judged")[0] for s in stages[1:]] == [
+        f"final choice: finalist {k}/{n}" for k in range(1, n + 1)
+    ]
+    pressed, stages = run(SelectionConfig(final_time_factor=0.0, final_min_seconds=0.0), "cut")
+    assert len(pressed["finalists"]) == 1 and len(stages) == 2
+    assert pressed["final_choice_cut"].endswith(
+        f"was spent after 1 of {n} finalists; the rest were not judged"
+    )
+    assert pressed["id"] == min(ordinary["finalists"], key=lambda f: (f["fitness"], f["id"]))["id"]
+    # with room to spare the budget changes nothing
+    roomy, _ = run(SelectionConfig(final_time_factor=1e6), "roomy")
+    assert roomy == ordinary
+
+
+def test_rank_finalists_stops_when_its_time_budget_is_spent(train):
+    folds = rehearsal_folds(train, 3)
+    var = np.var(train.y, axis=0)
+    seen = []
+    with Parallel(n_jobs=2, return_as="generator") as parallel:
+        ranked = rank_finalists(
+            _records(), folds, folds[0], train, var, SelectionConfig(), parallel,
+            time_budget=0.0, on_judged=lambda k, n, s: seen.append((k, n)),
+        )  # fmt: skip
+        assert len(list(parallel(delayed(abs)(-i) for i in range(3)))) == 3  # still usable
+    assert [r.id for r in ranked] == [0] and seen == [(1, 2)]

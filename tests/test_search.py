@@ -719,3 +719,56 @@ def test_finding07_resume_goes_on_to_budget_and_refuses_other_settings(
         code, _, err = call("discover", "--resume", str(short), *flags, *common)
         assert_user_error(code, err, needle)
     assert best_of(short) == best_of(full)
+
+
+def child_pids(pid: int) -> set[int]:
+    """The live processes whose parent is `pid` (Linux /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.add(int(stat.parent.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_finding13_loky_workers_end_soon_after_their_discover_is_killed(tmp_path: Path):
+    """kill -9 of a `discover --jobs 2`: its loky workers used to wait out loky's 300 s idle
+    timeout; they must be gone within seconds."""
+    csv = write_power_csv(tmp_path / "runs.csv", ("N", "D"))
+    argv = csv_discover(csv, tmp_path / "run", "--budget", "400")
+    argv[argv.index("--jobs") + 1] = "2"
+    with open(tmp_path / "err", "wb") as err:
+        victim = subprocess.Popen(
+            [sys.executable, "-m", "sldagent", *argv], stdout=subprocess.DEVNULL, stderr=err,
+            env=cli_env(),
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            workers: set[int] = set()
+            while count_lines(tmp_path / "run" / "candidates.jsonl") < 6 or len(workers) < 2:
+                assert victim.poll() is None, (tmp_path / "err").read_text()
+                assert time.monotonic() < deadline, "no workers at work in 120 s"
+                workers = child_pids(victim.pid)
+                time.sleep(0.05)
+        finally:
+            victim.kill()
+            victim.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in workers if alive(p)]
+    for p in left:  # do not leave them to the rest of the suite
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"{len(left)} of {len(workers)} worker processes outlived the kill by 30 s"

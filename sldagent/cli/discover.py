@@ -242,6 +242,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         )
     if result.stopped:
         print(f"stopped     {result.stopped}")
+    if best.get("final_choice_cut"):
+        print(f"cut         {best['final_choice_cut']} (a run cut by time is not reproducible)")
     if args.json:
         print(
             json.dumps(

@@ -13,6 +13,9 @@ runs with `scripts/judge_study.py` (README, "Discovering laws"); no test row is 
 from __future__ import annotations
 
 import math
+import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,6 +129,13 @@ def judge_finalist(
     return ev.fold_errors, stability_gap(rec["law"], rec["recipe"], first, train)
 
 
+def _timed_judge(*args) -> tuple[tuple[float, ...], float, float]:
+    """judge_finalist's result and the seconds it took (measured where it ran)."""
+    start = time.perf_counter()
+    errors, gap = judge_finalist(*args)
+    return errors, gap, time.perf_counter() - start
+
+
 def rank_finalists(
     records: list[dict],
     folds: list[Fold],
@@ -134,11 +144,15 @@ def rank_finalists(
     target_var: np.ndarray,
     selection: SelectionConfig,
     parallel: Parallel,
+    time_budget: float | None = None,
+    on_judged: Callable[[int, int, float], None] | None = None,
 ) -> list[Ranked]:
     """The `selection.final_pool` best-fitness candidates (one for a random validation rule),
     ranked by final score: their errors on up to `selection.final_folds` rehearsal folds
     (`folds`, fitted as during search) and their stability gap on the first fold (`first`, all
-    groups). Ties: fitness, then id."""
+    groups). Ties: fitness, then id. Finalists are judged in fitness order; once the judging
+    seconds exceed `time_budget`, the rest are left out. `on_judged(k, n, seconds)` follows
+    each finalist."""
     ok = [r for r in records if r["ok"] and math.isfinite(r["fitness"])]
     # a random rule (held-out points, no scale axis) has nothing to roll along or step beyond:
     # its deeper folds only refit on fewer rows. On holdout runs re-ranking chose worse laws
@@ -146,16 +160,19 @@ def rank_finalists(
     pool = 1 if train.task.validation.kind == "random" else max(1, selection.final_pool)
     finalists = sorted(ok, key=lambda r: (r["fitness"], r["id"]))[:pool]
     judged = parallel(
-        delayed(judge_finalist)(r, folds, first, train, target_var, selection) for r in finalists
+        delayed(_timed_judge)(r, folds, first, train, target_var, selection) for r in finalists
     )
-    ranked = [
-        Ranked(
-            r["id"],
-            r["fitness"],
-            tuple(errors),
-            gap,
-            final_score(tuple(errors), gap, r["complexity"], selection.complexity_weight),
-        )
-        for r, (errors, gap) in zip(finalists, list(judged), strict=True)
-    ]
+    ranked, spent = [], 0.0
+    for r, (errors, gap, seconds) in zip(finalists, judged, strict=False):
+        score = final_score(tuple(errors), gap, r["complexity"], selection.complexity_weight)
+        ranked.append(Ranked(r["id"], r["fitness"], tuple(errors), gap, score))
+        spent += seconds
+        if on_judged is not None:
+            on_judged(len(ranked), len(finalists), spent)
+        if time_budget is not None and spent > time_budget:
+            break
+    if len(ranked) < len(finalists) and hasattr(judged, "close"):
+        with warnings.catch_warnings():  # joblib warns of the cancelled tasks: that is the cut
+            warnings.simplefilter("ignore", UserWarning)
+            judged.close()  # a generator: the finalists not yet judged are not sent
     return sorted(ranked, key=lambda e: (e.score, e.fitness, e.id))

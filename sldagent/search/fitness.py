@@ -45,6 +45,11 @@ class SelectionConfig:
     reject_margin: float = 1.0  # skip folds 2.. if fold 1 is 10x worse than the elite bar
     final_pool: int = 30  # best-fitness candidates the final choice re-ranks (search/choice.py)
     final_folds: int = 3  # rehearsal folds the finalists are judged on
+    # the final choice's time budget: this many times the seconds the search spent fitting its
+    # candidates (summed from the log, so a resumed run has the same budget), at least
+    # final_min_seconds; finalists left when it is spent are not judged (best.json says so)
+    final_time_factor: float = 2.0
+    final_min_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

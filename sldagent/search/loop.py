@@ -42,6 +42,7 @@ from sldagent.search.llm import LLMConfig, LLMProposer, Shown, shown_law
 from sldagent.search.population import Entry, Population, cell_of
 from sldagent.search.runlog import RunLog, run_lock
 from sldagent.search.symbolic import SymbolicProposer
+from sldagent.search.workers import worker_options
 from sldagent.task import Dataset, Task
 
 TIMING_FIELDS = ("seconds",)
@@ -408,7 +409,9 @@ class Search:
         # "dask" comes from the caller's joblib.parallel_config (sldagent.cluster.dask_client):
         # naming it here would make joblib build a second, unconfigured Dask backend
         chosen = None if backend == "dask" else backend
-        with Parallel(n_jobs=jobs, backend=chosen, return_as="generator") as parallel:
+        # the loky workers end with this process (search/workers.py), even after a SIGKILL
+        options = worker_options(backend)
+        with Parallel(n_jobs=jobs, backend=chosen, return_as="generator", **options) as parallel:
             while done < self.config.budget:
                 if time_limit is not None and time.monotonic() - start > time_limit:
                     break
@@ -468,16 +471,16 @@ class Search:
                 if generation % self.config.migrate_every == 0:
                     self.population.migrate()
             self._write_usage()
-            if progress is not None:
-                pool = self.config.selection.final_pool
-                stage = f"final choice: judging the {pool} best laws again"
-                elapsed = time.monotonic() - start
-                progress(
-                    Progress(
-                        done, self.config.budget, best_r2, elapsed, *self._usage(), stage=stage
-                    )
-                )
-            best = self._finish(done, parallel)
+
+            def report(stage: str) -> None:
+                if progress is not None:
+                    elapsed = time.monotonic() - start
+                    usage = self._usage()
+                    progress(Progress(done, self.config.budget, best_r2, elapsed, *usage, stage))
+
+            pool = self.config.selection.final_pool
+            report(f"final choice: judging the {pool} best laws again")
+            best = self._finish(done, parallel, report)
         return SearchResult(self.run_dir, best, done, time.monotonic() - start, self.stopped)
 
     def _check_replay(self, generation: int, batch: list[_Proposal], logged: dict) -> None:
@@ -556,23 +559,41 @@ class Search:
         config["llm_usage"] = self.chat.usage_dict()
         path.write_text(json.dumps(config, indent=2) + "\n")
 
-    def _finish(self, done: int, parallel: Parallel) -> dict:
-        """Choose among the best-fitness candidates (search/choice.py), refit the chosen one on
-        all training rows and write best.json / best.tex."""
+    def _finish(self, done: int, parallel: Parallel, report: Callable[[str], None]) -> dict:
+        """Choose among the best-fitness candidates (search/choice.py) within the final choice's
+        time budget, refit the chosen one on all training rows and write best.json / best.tex."""
         records = {r["id"]: r for r in self.log.read()}
         if self.population.best() is None:
             raise ValueError(
                 f"no candidate could be fitted in {self.run_dir}; see candidates.jsonl"
             )
+        selection = self.config.selection
+        fitting = sum(float(r.get("seconds") or 0.0) for r in records.values())
+        budget = max(selection.final_min_seconds, selection.final_time_factor * fitting)
+        judged = [0, 0]
+
+        def on_judged(k: int, n: int, seconds: float) -> None:
+            judged[:] = [k, n]
+            report(f"final choice: finalist {k}/{n} judged ({seconds:.0f}s of {budget:.0f}s)")
+
         finalists = rank_finalists(
             list(records.values()),
             self.judging.folds,
             self.judging.first,
             self.train,
             self.judging.target_var,
-            self.config.selection,
+            selection,
             parallel,
+            time_budget=budget,
+            on_judged=on_judged,
         )
+        cut = None
+        if judged[0] < judged[1]:
+            cut = (
+                f"the final choice's time budget ({budget:.0f}s: "
+                f"{selection.final_time_factor:g}x the search's {fitting:.0f}s of fitting) was "
+                f"spent after {judged[0]} of {judged[1]} finalists; the rest were not judged"
+            )
         rec = records[finalists[0].id]
         law = parse_law(rec["law"], self.task.features, self.task.targets)
         fits = fit_groups(law, self.train.groups(), FitRecipe.from_dict(rec["recipe"]))
@@ -598,6 +619,7 @@ class Search:
             "stability_gap": finite_or_none(finalists[0].gap),
             "final_score": finite_or_none(finalists[0].score),
             "finalists": [f.to_dict() for f in finalists],
+            "final_choice_cut": cut,
             "proposer": rec["proposer"],
             "seed_human": self.config.seed_human,
             "candidates": done,

@@ -265,16 +265,17 @@ def _best_predict(task: Task, best: dict) -> Callable:
     return predict
 
 
-def _panels(task: Task, rows: dict, predict: Callable, test_groups: list[str]) -> list:
+def spread_panels(task: Task, rows: dict, predict: Callable, test_groups: list[str]) -> list:
     """(group, target) panels: every group if few, else groups spread from the best to the
-    worst test error of the shown law (so the subset is not cherry-picked)."""
+    worst test error (validation error without test rows) of the shown law (so the subset is
+    not cherry-picked)."""
     n_targets = min(len(task.targets), 5)
     k = 6 if n_targets == 1 else max(1, 10 // n_targets)
     names = test_groups or sorted(rows)
     if len(names) > k:
 
         def error(g: str) -> float:
-            X, y = rows[g].test
+            X, y = rows[g].test if len(rows[g].test[0]) else rows[g].val
             with np.errstate(all="ignore"):
                 e = float(np.mean((np.asarray(predict(g, X)) - y) ** 2))
             return e if math.isfinite(e) else math.inf
@@ -306,7 +307,7 @@ def task_figures(results: dict, name: str, out: Path) -> TaskFigures:
     fit, val = split_validation(train)
     rows = plots.group_rows(fit, val, test)
     test_groups = sorted({g for g, _, _ in test.groups()})
-    panels = _panels(task, rows, ours, test_groups)
+    panels = spread_panels(task, rows, ours, test_groups)
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
     scale, test_png = f"figures/{name}_scale.png", f"figures/{name}_test.png"
@@ -485,19 +486,23 @@ img{max-width:100%}
 """
 
 
-def _img(out: Path, rel: str, alt: str) -> str:
+def img_tag(out: Path, rel: str, alt: str) -> str:
+    """An <img> with the PNG out/rel embedded as a data URI (the page needs no other file)."""
     data = base64.b64encode((out / rel).read_bytes()).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
-def _html_table(header, rows, mean_last: bool = False, law_col: int | None = None) -> str:
+def html_table(
+    header, rows, mean_last: bool = False, law_col: int | None = None, markdown: bool = True
+) -> str:
+    """An HTML table, every cell escaped; `markdown`: cells may be wrapped in ** or ` (dropped)."""
     e = html.escape
     out = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
     for i, row in enumerate(rows):
         cls = ' class="mean"' if mean_last and i == len(rows) - 1 else ""
         cells = []
         for j, c in enumerate(row):
-            text = e(c.strip("*`"))
+            text = e(c.strip("*`") if markdown else c)
             if j == law_col:
                 cells.append(f'<td class="law"><code>{text}</code></td>')
             else:
@@ -512,7 +517,7 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
     body += [f'<p class="note">{e(line.replace("`", ""))}</p>' for line in _header_lines(results)]
     body.append("<h2>Summary (test R²)</h2>")
     body.append(
-        _html_table(summary_header(results), summary_cells(summarize(results)), mean_last=True)
+        html_table(summary_header(results), summary_cells(summarize(results)), mean_last=True)
     )
     body += [f'<p class="note">{e(n)}</p>' for n in table_notes(results)]
     for name in results["config"]["tasks"]:
@@ -529,14 +534,14 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
             )
         body.append(f"<h3>Law of the run with the best validation R² (seed {run['seed']})</h3>")
         if f.law:
-            body.append(_img(out, f.law, "the law, rendered"))
+            body.append(img_tag(out, f.law, "the law, rendered"))
         body.append(f"<pre>{e(run['latex'])}</pre>")
-        body.append(_html_table(*_runs_table(results, name), law_col=1))
+        body.append(html_table(*_runs_table(results, name), law_col=1))
         header, rows, hidden = constants_table(best["params"])
         body.append(
             f"<h3>Fitted constants per group (seed {run['seed']}, refit on all train rows)</h3>"
         )
-        body.append(_html_table(header, rows))
+        body.append(html_table(header, rows))
         if hidden:
             body.append(
                 f'<p class="note">… and {hidden} more groups: all in '
@@ -553,9 +558,9 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
             )
             + ".</p>"
         )
-        body.append(_img(out, f.scale, f"{name}: observations and the law"))
+        body.append(img_tag(out, f.scale, f"{name}: observations and the law"))
         body.append("<h3>Predicted vs actual on the test rows</h3>")
-        body.append(_img(out, f.test, f"{name}: predicted vs actual"))
+        body.append(img_tag(out, f.test, f"{name}: predicted vs actual"))
         sr = records(results, "sr", name)
         if sr and sr[0]["method"]:
             first = sorted(sr[0]["formulas"])[:3]
@@ -568,7 +573,7 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
                 f"<pre>{e(text)}</pre></details>"
             )
     body.append("<h2>Run cost</h2>")
-    body.append(_html_table(COST_HEADER, cost_rows(results), mean_last=True))
+    body.append(html_table(COST_HEADER, cost_rows(results), mean_last=True))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         "<title>sldagent benchmark report</title>"

@@ -13,6 +13,7 @@ import base64
 import html
 import json
 import math
+import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -399,8 +400,24 @@ def write_report(out: Path, results: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS).write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     figures = {name: task_figures(results, name, out) for name in results["config"]["tasks"]}
+    from sldagent.run_report import write_run_report  # imports this module
+
+    for run in records(results, "sldagent"):
+        write_run_report(out / run["run_dir"], data_dir=Path(results["config"]["data_root"]))
     (out / "README.md").write_text(_markdown(results, figures, out))
     (out / "index.html").write_text(_html(results, figures, out))
+
+
+def md_text(text: str) -> str:
+    """User text (a group name) for Markdown: every ASCII punctuation character backslash-escaped
+    (CommonMark), so `<script>`, links or emphasis show as typed; line breaks become spaces."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(text).split()))
+
+
+def run_reports(results: dict, name: str) -> list[tuple[str, str]]:
+    """(label, path relative to the report) of each run's report.html, seed order."""
+    runs = sorted(records(results, "sldagent", name), key=lambda r: r["seed"])
+    return [(f"seed {r['seed']}", f"{Path(r['run_dir']).as_posix()}/report.html") for r in runs]
 
 
 def _md_table(header, rows) -> str:
@@ -452,12 +469,14 @@ def _markdown(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
         run = displayed_run(records(results, "sldagent", name))
         best = json.loads((out / run["run_dir"] / "best.json").read_text())
         parts.append(f"\n## {name}\n\n")
+        links = " · ".join(f"[{label}]({href})" for label, href in run_reports(results, name))
+        parts.append(f"Run reports: {links}.\n\n")
         parts.append(f"Law of the run with the best validation R² (seed {run['seed']}):\n\n")
         parts.append(f"$$\n{run['latex']}\n$$\n\n")
         parts.append(_md_table(*_runs_table(results, name)))
         header, rows, hidden = constants_table(best["params"])
         parts.append(f"\nFitted constants per group (seed {run['seed']}):\n\n")
-        parts.append(_md_table(header, rows))
+        parts.append(_md_table([md_text(h) for h in header], rows))
         if hidden:
             parts.append(f"\n… and {hidden} more groups: all in `{run['run_dir']}/best.json`.\n")
         parts.append(
@@ -527,6 +546,10 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
         best = json.loads((out / run["run_dir"] / "best.json").read_text())
         body.append(f'<h2 id="{e(name)}">{e(name)}</h2>')
         body.append(f'<p class="note">{e(task.description)}</p>')
+        links = " · ".join(
+            f'<a href="{e(href)}">{e(label)}</a>' for label, href in run_reports(results, name)
+        )
+        body.append(f'<p class="note">Run reports: {links}.</p>')
         if task.human is not None:
             body.append(
                 f'<p class="note">Human law: <code>{e(_law_text(task.human.formula))}</code> '

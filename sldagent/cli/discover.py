@@ -212,6 +212,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         )
     if result.stopped:
         print(f"stopped     {result.stopped}")
+    from sldagent.run_report import write_run_report
+
+    print(f"report      {write_run_report(run_dir, data_dir=root)}")
     if args.json:
         print(
             json.dumps(

@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_errors import assert_user_error
-from conftest import REPO, run_cli
+from conftest import run_cli
 
 from sldagent import demo
 from sldagent.predict import predict_run

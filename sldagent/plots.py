@@ -49,7 +49,7 @@ def plain(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
-def label(task: Task, column: str) -> str:
+def axis_label(task: Task, column: str) -> str:
     """An axis label: the column and its unit, mathtext-escaped."""
     info = task.feature_info.get(column)
     unit = info.unit if info is not None and info.unit and info.unit != "1" else ""
@@ -133,8 +133,8 @@ def law_panels(
         ax.set_xscale("log" if log_x else "linear")
         ax.set_yscale("log" if log_y else "linear")
         ax.set_ylim(*limits(y_all, log_y))
-        ax.set_xlabel(label(task, x_name))
-        ax.set_ylabel(label(task, target))
+        ax.set_xlabel(axis_label(task, x_name))
+        ax.set_ylabel(axis_label(task, target))
         title = f"group {group}" if len(task.targets) == 1 else f"group {group}: {target}"
         ax.set_title(plain(title), fontsize=10)
         ax.grid(alpha=0.25, which="both" if log_x or log_y else "major")
@@ -260,8 +260,8 @@ def predicted_vs_actual(
         for axis in ("x", "y"):
             getattr(ax, f"set_{axis}scale")("log" if log else "linear")
             getattr(ax, f"set_{axis}lim")(lo, hi)
-        ax.set_xlabel(f"actual {label(task, target)}")
-        ax.set_ylabel(f"predicted {label(task, target)}")
+        ax.set_xlabel(f"actual {axis_label(task, target)}")
+        ax.set_ylabel(f"predicted {axis_label(task, target)}")
         ax.set_title(plain(f"{rows}: {target}"), fontsize=10)
         ax.grid(alpha=0.25)
     labels = ["perfect prediction"] + [

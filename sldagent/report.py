@@ -400,10 +400,12 @@ def write_report(out: Path, results: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS).write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     figures = {name: task_figures(results, name, out) for name in results["config"]["tasks"]}
-    from sldagent.run_report import write_run_report  # imports this module
+    from sldagent.run_report import REPORT, write_run_report  # imports this module
 
-    for run in records(results, "sldagent"):
-        write_run_report(out / run["run_dir"], data_dir=Path(results["config"]["data_root"]))
+    for run in records(results, "sldagent"):  # a reused run keeps its report (and every file)
+        if not (out / run["run_dir"] / REPORT).is_file():
+            root, task = Path(results["config"]["data_root"]), _task(results, run["task"])
+            write_run_report(out / run["run_dir"], data_dir=root, task=task)
     (out / "README.md").write_text(_markdown(results, figures, out))
     (out / "index.html").write_text(_html(results, figures, out))
 

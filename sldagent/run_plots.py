@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sldagent import plots
-from sldagent.plots import Predict, Rows, label, plain, save, spans_decades
+from sldagent.plots import Predict, Rows, axis_label, plain, save, spans_decades
 from sldagent.task import Task
 
 TEST_LABEL = "test rows (held out; shown after the run ended)"
@@ -122,8 +122,8 @@ def law_band_panels(
         ax.set_yscale("log" if log_y else "linear")
         if np.isfinite(y_seen).any():
             ax.set_ylim(*plots.limits(y_seen, log_y))
-        ax.set_xlabel(label(task, x_name))
-        ax.set_ylabel(label(task, target))
+        ax.set_xlabel(axis_label(task, x_name))
+        ax.set_ylabel(axis_label(task, target))
         title = f"group {group}" if len(task.targets) == 1 else f"group {group}: {target}"
         ax.set_title(plain(title), fontsize=10)
         ax.grid(alpha=0.25, which="both" if log_x or log_y else "major")

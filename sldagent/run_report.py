@@ -63,8 +63,9 @@ def _json(path: Path, advice: str) -> dict:
     return data
 
 
-def load_finished_run(run_dir: Path) -> FinishedRun:
-    """The run's files, checked: each missing or damaged one is a one-line error."""
+def load_finished_run(run_dir: Path, task: Task | None = None) -> FinishedRun:
+    """The run's files, checked: each missing or damaged one is a one-line error. `task`: the
+    run's task when the run dir does not hold it (a task TOML outside the package)."""
     run_dir = Path(run_dir)
     made = "give a run directory made by `sldagent discover`"
     if not run_dir.is_dir():
@@ -76,12 +77,14 @@ def load_finished_run(run_dir: Path) -> FinishedRun:
     if missing:
         raise ValueError(f"{run_dir / 'best.json'}: no {', '.join(missing)}; the file is damaged")
     own = run_dir / "task.toml"
-    if not own.is_file() and config.get("task") not in list_tasks():
+    if task is None and not own.is_file() and config.get("task") not in list_tasks():
         raise ValueError(
             f"{own} not found and config.json names no shipped task "
-            f"({config.get('task')!r}): the run's task is missing; {made}"
+            f"({config.get('task')!r}): the run's task is missing; give its file with --task"
         )
-    task = run_task(run_dir)
+    task = task or run_task(run_dir)
+    if task.name != config.get("task"):
+        raise ValueError(f"{run_dir}: the run is of task {config.get('task')!r}, not {task.name!r}")
     try:
         law = FittedLaw.from_best(best, task.features, task.targets, task.group)
     except (LawError, KeyError, TypeError, ValueError, AttributeError) as err:
@@ -264,11 +267,12 @@ def write_run_report(
     resamples: int = RESAMPLES,
     level: float = LEVEL,
     seed: int = 0,
+    task: Task | None = None,
 ) -> Path:
     """Write OUT/report.html and OUT/report_figures/*.png (OUT: the run dir); returns the page."""
     if resamples < 1 or not 0 < level < 1:
         raise ValueError("need --resamples >= 1 and 0 < --level < 1")
-    run = load_finished_run(Path(run_dir))
+    run = load_finished_run(Path(run_dir), task)
     task = run.task
     point = parse_point(at, task.features) if at else None
     root = resolve_data_root(data_dir)

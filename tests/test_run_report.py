@@ -205,7 +205,7 @@ def _broken(run_dir: Path, tmp_path: Path, how: str) -> Path:
         ("no best.json", ["best.json not found", "has not finished", "--resume"]),
         ("damaged best.json", ["best.json: damaged JSON"]),
         ("best.json without a law", ["best.json: no law, latex, params, recipe"]),
-        ("no task", ["task.toml not found", "task is missing"]),
+        ("no task", ["task.toml not found", "task is missing", "--task"]),
         ("no candidates.jsonl", ["candidates.jsonl not found"]),
     ],
 )

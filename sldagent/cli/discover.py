@@ -214,7 +214,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(f"stopped     {result.stopped}")
     from sldagent.run_report import write_run_report
 
-    print(f"report      {write_run_report(run_dir, data_dir=root)}")
+    print(f"report      {write_run_report(run_dir, data_dir=root, task=task)}")
     if args.json:
         print(
             json.dumps(

@@ -10,6 +10,7 @@ from sldagent.cli.common import add_data_dir
 
 def cmd_report(args: argparse.Namespace) -> int:
     from sldagent.run_report import write_run_report
+    from sldagent.task import load_task
 
     page = write_run_report(
         Path(args.run_dir),
@@ -18,6 +19,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         resamples=args.resamples,
         seed=args.seed,
+        task=load_task(args.task) if args.task else None,
     )
     print(f"wrote {page}")
     return 0
@@ -50,5 +52,11 @@ def add_parsers(sub) -> None:
         help=f"bootstrap refits per group for the band (default {RESAMPLES}, as predict)",
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0, as predict)")
+    p.add_argument(
+        "--task",
+        metavar="TOML",
+        help="the run's task file, for a run of a task TOML outside the package (custom CSV "
+        "runs hold theirs, shipped tasks are found by name)",
+    )
     add_data_dir(p)
     p.set_defaults(func=cmd_report)

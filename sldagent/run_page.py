@@ -83,16 +83,23 @@ def page(report, out) -> str:
         f"computes it ({resamples} resamples of the group's training rows with replacement, the "
         f"law refit on each with the run's recipe, seed {seed}); it shows how much the constants "
         "move with the data, not the risk that the form is wrong far from the data. Along each "
-        "curve the other features are fixed (values in the panel's legend)"
+        "curve the other features are fixed"
         + (
             " or follow their trend with the scale axis over the group's training rows (a "
-            "log-linear fit, in the panel's legend); hollow circles: the law at each row"
+            "log-linear fit); hollow circles: the law at each row"
             if any(b.trend for b in bands.values())
             else ""
         )
-        + ".</p>"
+        + " (table below the figure).</p>"
     )
     body.append(img_tag(out, fig["law_vs_runs"], f"the law and the runs along {x_name}"))
+    curve_rows = [
+        [g, f"curve {k + 1}" if len(b.curves) > 1 else "the curve", c.label or "(no other feature)"]
+        for g, b in bands.items()
+        for k, c in enumerate(b.curves)
+    ]
+    header = ["group", "curve", "the other features along it"]
+    body.append(html_table(header, curve_rows, markdown=False))
     if point is not None:
         at_rows = [
             [g, t, _num(b.point.value[k], 6), f"[{_num(b.point.low[k], 6)}, "

@@ -85,10 +85,10 @@ def law_band_panels(
                 )
                 handles.setdefault(f"{100 * level:g}% bootstrap band", band)
             ys.append(c.value[:, ti])
-        if any(text for _, text in lines):
+        if len(lines) > 1:  # which curve is which: the page lists each curve's other features
             ax.legend(
-                [h for h, _ in lines], [plain(t) for _, t in lines], fontsize=7, frameon=False,
-                loc="upper right",
+                [h for h, _ in lines], [f"curve {k + 1}" for k in range(len(lines))],
+                fontsize=7, frameon=False, loc="upper right",
             )  # fmt: skip
         for layer, ((text, marker, colour), (X, y)) in enumerate(
             zip(SPLITS, (r.fit, r.val, r.test), strict=True)

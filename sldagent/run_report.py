@@ -143,7 +143,11 @@ def _slices(task: Task, X: np.ndarray, X_train: np.ndarray, xi: int) -> list:
         slope, icept = np.polyfit(u, v, 1) if np.ptp(u) > 0 else (0.0, float(np.mean(v)))
         trends[j] = (logs, float(slope), float(icept))
         f = task.features[j]
-        words.append(f"{f} ∝ {task.features[xi]}^{slope:.2f}" if logs else f"{f} linear in x")
+        words.append(
+            f"{f} ∝ {task.features[xi]}^{slope:.2f}"
+            if logs
+            else f"{f} linear in {task.features[xi]}"
+        )
 
     def along(grid: np.ndarray) -> np.ndarray:
         G = np.repeat(np.median(X_train, axis=0)[None, :], len(grid), axis=0)

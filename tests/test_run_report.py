@@ -69,6 +69,7 @@ def test_discover_writes_the_report_with_every_figure(demo_run):
         assert f"<h2>{name}" in page, name
     assert "test rows (held out" in page or "held-out test rows" in page
     assert "90% bootstrap interval" in page and "50 resamples" in page
+    assert "<td>the curve</td><td>D ∝ N^" in page  # D follows its trend with N (demo: D ~ N)
     # the warnings name the extrapolation in decades per feature (test rows: N >= 1e9)
     assert re.search(r"test rows, group arch_\w: N=\S+ is \d\.\d\d decades above", page)
     best = json.loads((run_dir / "best.json").read_text())
@@ -165,6 +166,23 @@ def test_an_sldbench_run(tmp_path: Path, data_root: Path):
     code, _, err = run_cli("report", str(run_dir), "--out", str(tmp_path / "again"))
     assert code == 0, err
     assert (tmp_path / "again" / REPORT).read_bytes() == (run_dir / REPORT).read_bytes()
+
+
+def test_a_run_of_a_task_toml_outside_the_package_needs_task(
+    tmp_path: Path, tiny_root: Path, tiny_toml: Path
+):
+    run_dir = tmp_path / "run"
+    out = _discover(run_dir, str(tiny_toml), "--budget", "6", "--data-dir", str(tiny_root))
+    assert f"report      {run_dir / REPORT}" in out  # discover knows the task
+    code, _, err = run_cli("report", str(run_dir), "--data-dir", str(tiny_root))
+    assert_user_error(code, err, "task.toml not found", "tiny_task", "--task")
+    again = tmp_path / "again"
+    argv = ["--data-dir", str(tiny_root), "--task", str(tiny_toml), "--out", str(again)]
+    code, _, err = run_cli("report", str(run_dir), *argv)
+    assert code == 0, err
+    assert (again / REPORT).read_bytes() == (run_dir / REPORT).read_bytes()
+    code, _, err = run_cli("report", str(run_dir), *argv[:2], "--task", "moe_scaling_law")
+    assert_user_error(code, err, "the run is of task 'tiny_task', not 'moe_scaling_law'")
 
 
 def test_bound_warnings_name_the_group_and_constant():

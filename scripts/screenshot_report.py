@@ -1,7 +1,10 @@
-"""Screenshot a benchmark report's index.html in headless Chromium with the network cut off.
+"""Screenshot a report in headless Chromium with the network cut off.
 
     python scripts/screenshot_report.py report/ [--out report/screenshot.png] [--height 6000]
+    python scripts/screenshot_report.py runs/demo/report.html --out docs/run_report.png
 
+A directory means its index.html (a benchmark report); a file is the page itself (e.g. a run's
+report.html).
 Needs Debian's Chromium (`apt-get install chromium`, /usr/bin/chromium). Every host name
 resolves to nothing (--host-resolver-rules), so a page that needed a CDN would render
 without it; the report must not. Exits 2 with one line if Chromium is missing.
@@ -41,13 +44,17 @@ def find_browser() -> str | None:
 
 
 def screenshot(report: Path, out: Path, width: int = 1280, height: int = 6000) -> Path:
-    """Render report/index.html to a PNG of the given window size; returns the PNG path."""
+    """Render report (a page, or a directory's index.html) to a PNG of the given window size;
+    returns the PNG path."""
     browser = find_browser()
     if browser is None:
         raise FileNotFoundError("no Chromium found: install it with `apt-get install chromium`")
-    page = (Path(report) / "index.html").resolve()
+    page = Path(report).resolve()
+    page = page / "index.html" if page.is_dir() else page
     if not page.is_file():
-        raise FileNotFoundError(f"{page} not found: give a `sldagent benchmark` --out directory")
+        raise FileNotFoundError(
+            f"{page} not found: give a `sldagent benchmark` --out directory or an HTML file"
+        )
     out = Path(out).resolve()
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
@@ -68,12 +75,17 @@ def screenshot(report: Path, out: Path, width: int = 1280, height: int = 6000) -
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("report", help="a report directory (holds index.html)")
-    parser.add_argument("--out", help="PNG to write (default REPORT/screenshot.png)")
+    parser.add_argument("report", help="a report directory (holds index.html) or an HTML file")
+    parser.add_argument("--out", help="PNG to write (default beside the page: screenshot.png)")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=6000)
     args = parser.parse_args()
-    out = Path(args.out) if args.out else Path(args.report) / "screenshot.png"
+    where = Path(args.report)
+    out = (
+        Path(args.out)
+        if args.out
+        else (where if where.is_dir() else where.parent) / "screenshot.png"
+    )
     try:
         path = screenshot(Path(args.report), out, args.width, args.height)
     except (FileNotFoundError, subprocess.CalledProcessError) as err:

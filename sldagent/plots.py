@@ -43,23 +43,31 @@ def spans_decades(values: np.ndarray, decades: float = 2.0) -> bool:
     return bool(v.size and v.min() > 0 and v.max() / v.min() > 10**decades)
 
 
-def _label(task: Task, column: str) -> str:
+def plain(text: str) -> str:
+    """User text (group names, units, labels) as matplotlib shows it verbatim: every `$` escaped,
+    so a name like `$x$` is never parsed as mathtext (an unbalanced one would raise)."""
+    return str(text).replace("$", r"\$")
+
+
+def axis_label(task: Task, column: str) -> str:
+    """An axis label: the column and its unit, mathtext-escaped."""
     info = task.feature_info.get(column)
     unit = info.unit if info is not None and info.unit and info.unit != "1" else ""
-    return f"{column} [{unit}]" if unit else column
+    return plain(f"{column} [{unit}]" if unit else column)
 
 
-def _save(fig: Figure, path: Path) -> None:
+def save(fig: Figure, path: Path) -> None:
+    """Write a PNG with no varying metadata (same figure -> same bytes)."""
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
 
 
-def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
+def grid_shape(n: int, max_cols: int = 3) -> tuple[int, int]:
     cols = min(n, max_cols)
     return (n + cols - 1) // cols, cols
 
 
-def _limits(values: np.ndarray, log: bool, pad: float = 0.15) -> tuple[float, float]:
+def limits(values: np.ndarray, log: bool, pad: float = 0.15) -> tuple[float, float]:
     v = values[np.isfinite(values)]
     lo, hi = float(v.min()), float(v.max())
     if log:
@@ -100,7 +108,7 @@ def law_panels(
     xi = task.features.index(x_name)
     targets = list(dict.fromkeys(t for _, t in panels))
     # several targets: one row per group, one column per target
-    n_rows, n_cols = _grid(len(panels), max_cols=3 if len(targets) == 1 else len(targets))
+    n_rows, n_cols = grid_shape(len(panels), max_cols=3 if len(targets) == 1 else len(targets))
     width = 4.3 if n_cols <= 3 else 3.6
     fig = Figure(figsize=(width * n_cols, 0.8 * width * n_rows + 0.6), layout="constrained")
     handles: dict[str, object] = {}
@@ -112,7 +120,7 @@ def law_panels(
         y_all = np.concatenate([r.fit[1], r.val[1], r.test[1]])[:, ti]
         # a scale axis gets a log scale from one decade on (model sizes, data sizes)
         log_x, log_y = spans_decades(X_all[:, xi], 1.0), spans_decades(y_all)
-        _shade_regions(ax, r, xi, handles)
+        shade_regions(ax, r, xi, handles)
         _draw_law(ax, task, X_all, xi, ti, group, predict, law_label, log_x, handles)
         splits = zip(SPLITS, (r.fit, r.val, r.test), strict=True)
         for layer, ((label, marker, colour), (X, y)) in enumerate(splits):
@@ -124,23 +132,23 @@ def law_panels(
                 handles.setdefault(label, h)
         ax.set_xscale("log" if log_x else "linear")
         ax.set_yscale("log" if log_y else "linear")
-        ax.set_ylim(*_limits(y_all, log_y))
-        ax.set_xlabel(_label(task, x_name))
-        ax.set_ylabel(_label(task, target))
+        ax.set_ylim(*limits(y_all, log_y))
+        ax.set_xlabel(axis_label(task, x_name))
+        ax.set_ylabel(axis_label(task, target))
         title = f"group {group}" if len(task.targets) == 1 else f"group {group}: {target}"
-        ax.set_title(title, fontsize=10)
+        ax.set_title(plain(title), fontsize=10)
         ax.grid(alpha=0.25, which="both" if log_x or log_y else "major")
     order = [s[0] for s in SPLITS] + [k for k in handles if k not in {s[0] for s in SPLITS}]
     labels = [k for k in order if k in handles]
     fig.legend(
-        [handles[k] for k in labels], labels, loc="outside lower center",
+        [handles[k] for k in labels], [plain(k) for k in labels], loc="outside lower center",
         ncol=min(len(labels), 3), fontsize=9, frameon=False,
     )  # fmt: skip
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
-def _shade_regions(ax, r: Rows, xi: int, handles: dict) -> None:
+def shade_regions(ax, r: Rows, xi: int, handles: dict) -> None:
     """Shade, along x, the stretch from the fit rows to the validation rows and from all train
     rows to the test rows, where those rows lie beyond (an extrapolation along this axis)."""
     if not len(r.fit[0]):
@@ -213,10 +221,15 @@ def _near_slices(values: np.ndarray, rel: float = 0.05) -> np.ndarray:
 
 
 def predicted_vs_actual(
-    task: Task, test: Dataset, series: Sequence[tuple[str, Predict]], path: Path
+    task: Task,
+    test: Dataset,
+    series: Sequence[tuple[str, Predict]],
+    path: Path,
+    rows: str = "test rows",
 ) -> Figure:
-    """Test rows: each model's prediction against the observation, one panel per target.
-    Predictions beyond the frame are drawn on its edge and counted in the legend."""
+    """`rows` (default the test rows): each model's prediction against the observation, one
+    panel per target. Predictions beyond the frame are drawn on its edge and counted in the
+    legend."""
     groups = list(test.groups())
     actual = np.concatenate([y for _, _, y in groups])
     with np.errstate(all="ignore"):
@@ -224,7 +237,7 @@ def predicted_vs_actual(
             np.concatenate([np.asarray(f(g, X), dtype=float) for g, X, _ in groups])
             for _, f in series
         ]
-    n_rows, n_cols = _grid(len(task.targets))
+    n_rows, n_cols = grid_shape(len(task.targets))
     fig = Figure(figsize=(4.3 * n_cols, 3.9 * n_rows + 0.5), layout="constrained")
     styles = [("o", "#2ca02c"), ("s", "#9467bd"), ("D", "#8c564b"), ("v", "#e377c2")]
     handles: list = []
@@ -232,7 +245,7 @@ def predicted_vs_actual(
     for ti, target in enumerate(task.targets):
         ax = fig.add_subplot(n_rows, n_cols, ti + 1)
         log = spans_decades(actual[:, ti])
-        lo, hi = _limits(actual[:, ti], log, pad=0.3)
+        lo, hi = limits(actual[:, ti], log, pad=0.3)
         (diag,) = ax.plot([lo, hi], [lo, hi], color="0.4", lw=1, ls="--", zorder=1)
         handles = [diag]
         for k, (pred, (marker, colour)) in enumerate(zip(preds, styles, strict=False)):
@@ -247,16 +260,17 @@ def predicted_vs_actual(
         for axis in ("x", "y"):
             getattr(ax, f"set_{axis}scale")("log" if log else "linear")
             getattr(ax, f"set_{axis}lim")(lo, hi)
-        ax.set_xlabel(f"actual {_label(task, target)}")
-        ax.set_ylabel(f"predicted {_label(task, target)}")
-        ax.set_title(f"test rows: {target}", fontsize=10)
+        ax.set_xlabel(f"actual {axis_label(task, target)}")
+        ax.set_ylabel(f"predicted {axis_label(task, target)}")
+        ax.set_title(plain(f"{rows}: {target}"), fontsize=10)
         ax.grid(alpha=0.25)
     labels = ["perfect prediction"] + [
         f"{label} ({n} off-scale, on the edge)" if n else label
         for (label, _), n in zip(series, off, strict=True)
     ]
+    labels = [plain(t) for t in labels]
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
@@ -267,7 +281,7 @@ def latex_png(tex: str, path: Path, fontsize: int = 15) -> bool:
     fig = Figure(figsize=(0.1, 0.1))
     fig.text(0, 0, text, fontsize=fontsize, va="bottom", linespacing=2.0)
     try:
-        _save(fig, path)
+        save(fig, path)
     except ValueError:
         path.unlink(missing_ok=True)
         return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,22 +113,17 @@ def predict_run(
     for name in [group] if group is not None else groups:
         X, y = train[name]
         value = law.law.predict(x, law.theta(name))[0]
-        draws = _bootstrap(law, X, y, x, resamples, _seed(seed, name), deadline)
-        q = 100 * (1 - level) / 2
-        low, high = (
-            np.percentile(draws, [q, 100 - q], axis=0)
-            if len(draws)
-            else np.full((2, len(value)), np.nan)
-        )
+        draws = bootstrap(law, X, y, x, resamples, group_seed(seed, name), deadline)
+        low, high, refits = interval(draws, level)
         out.append(
             Prediction(
                 group=name,
                 value=tuple(map(float, value)),
-                low=tuple(map(float, low)),
-                high=tuple(map(float, high)),
-                refits=len(draws),
+                low=tuple(map(float, low[0])),
+                high=tuple(map(float, high[0])),
+                refits=int(refits[0]),
                 resamples=resamples,
-                outside=_outside(point, X, task.features),
+                outside=outside(point, X, task.features),
             )
         )
     return law, point, out
@@ -147,15 +143,16 @@ def _check_defined(law: FittedLaw, point: dict[str, float], group: str, positive
             )
 
 
-def _seed(seed: int, group: str) -> list[int]:
+def group_seed(seed: int, group: str) -> list[int]:
     """A generator seed per (seed, group), independent of which other groups are asked for."""
     return [seed, int.from_bytes(hashlib.sha256(group.encode()).digest()[:4], "little")]
 
 
-def _bootstrap(
+def bootstrap(
     law: FittedLaw, X: np.ndarray, y: np.ndarray, x: np.ndarray, n: int, seed, deadline: float
 ) -> np.ndarray:
-    """Predictions at x of the law refitted on n resamples of (X, y); failed refits dropped."""
+    """Predictions at the rows of x of the law refitted on n resamples of (X, y): shape
+    (refits that succeeded, len(x), n_targets), NaN at a point where a refit is not finite."""
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n):
@@ -164,13 +161,28 @@ def _bootstrap(
         rows = rng.integers(0, len(X), len(X))
         result = fit(law.law, X[rows], y[rows], law.recipe)
         if result.ok:
-            pred = law.law.predict(x, result.theta)[0]
-            if np.all(np.isfinite(pred)):
-                draws.append(pred)
-    return np.array(draws, dtype=float).reshape(len(draws), len(law.targets))
+            with np.errstate(all="ignore"):
+                pred = law.law.predict(x, result.theta)
+            draws.append(np.where(np.isfinite(pred).all(axis=1, keepdims=True), pred, np.nan))
+    return np.array(draws, dtype=float).reshape(len(draws), len(x), len(law.targets))
 
 
-def _outside(point: dict[str, float], X: np.ndarray, features: tuple[str, ...]) -> list[Outside]:
+def interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low, high, refits) of bootstrap draws: the central `level` percentile range at each
+    point, (points, targets), over the refits finite there (their count per point); NaN where
+    none is."""
+    finite = np.isfinite(draws).all(axis=2)  # (refits, points)
+    q = 100 * (1 - level) / 2
+    if not finite.any():
+        empty = np.full(draws.shape[1:], np.nan)
+        return empty, empty.copy(), finite.sum(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a point no refit reaches: NaN
+        low, high = np.nanpercentile(draws, [q, 100 - q], axis=0)
+    return low, high, finite.sum(axis=0)
+
+
+def outside(point: dict[str, float], X: np.ndarray, features: tuple[str, ...]) -> list[Outside]:
     """The features whose value lies outside the group's training range."""
     out = []
     for j, f in enumerate(features):

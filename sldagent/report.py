@@ -13,6 +13,7 @@ import base64
 import html
 import json
 import math
+import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -265,16 +266,17 @@ def _best_predict(task: Task, best: dict) -> Callable:
     return predict
 
 
-def _panels(task: Task, rows: dict, predict: Callable, test_groups: list[str]) -> list:
+def spread_panels(task: Task, rows: dict, predict: Callable, test_groups: list[str]) -> list:
     """(group, target) panels: every group if few, else groups spread from the best to the
-    worst test error of the shown law (so the subset is not cherry-picked)."""
+    worst test error (validation error without test rows) of the shown law (so the subset is
+    not cherry-picked)."""
     n_targets = min(len(task.targets), 5)
     k = 6 if n_targets == 1 else max(1, 10 // n_targets)
     names = test_groups or sorted(rows)
     if len(names) > k:
 
         def error(g: str) -> float:
-            X, y = rows[g].test
+            X, y = rows[g].test if len(rows[g].test[0]) else rows[g].val
             with np.errstate(all="ignore"):
                 e = float(np.mean((np.asarray(predict(g, X)) - y) ** 2))
             return e if math.isfinite(e) else math.inf
@@ -306,7 +308,7 @@ def task_figures(results: dict, name: str, out: Path) -> TaskFigures:
     fit, val = split_validation(train)
     rows = plots.group_rows(fit, val, test)
     test_groups = sorted({g for g, _, _ in test.groups()})
-    panels = _panels(task, rows, ours, test_groups)
+    panels = spread_panels(task, rows, ours, test_groups)
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
     scale, test_png = f"figures/{name}_scale.png", f"figures/{name}_test.png"
@@ -398,8 +400,26 @@ def write_report(out: Path, results: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS).write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     figures = {name: task_figures(results, name, out) for name in results["config"]["tasks"]}
+    from sldagent.run_report import REPORT, write_run_report  # imports this module
+
+    for run in records(results, "sldagent"):  # a reused run keeps its report (and every file)
+        if not (out / run["run_dir"] / REPORT).is_file():
+            root, task = Path(results["config"]["data_root"]), _task(results, run["task"])
+            write_run_report(out / run["run_dir"], data_dir=root, task=task)
     (out / "README.md").write_text(_markdown(results, figures, out))
     (out / "index.html").write_text(_html(results, figures, out))
+
+
+def md_text(text: str) -> str:
+    """User text (a group name) for Markdown: every ASCII punctuation character backslash-escaped
+    (CommonMark), so `<script>`, links or emphasis show as typed; line breaks become spaces."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(text).split()))
+
+
+def run_reports(results: dict, name: str) -> list[tuple[str, str]]:
+    """(label, path relative to the report) of each run's report.html, seed order."""
+    runs = sorted(records(results, "sldagent", name), key=lambda r: r["seed"])
+    return [(f"seed {r['seed']}", f"{Path(r['run_dir']).as_posix()}/report.html") for r in runs]
 
 
 def _md_table(header, rows) -> str:
@@ -451,12 +471,14 @@ def _markdown(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
         run = displayed_run(records(results, "sldagent", name))
         best = json.loads((out / run["run_dir"] / "best.json").read_text())
         parts.append(f"\n## {name}\n\n")
+        links = " · ".join(f"[{label}]({href})" for label, href in run_reports(results, name))
+        parts.append(f"Run reports: {links}.\n\n")
         parts.append(f"Law of the run with the best validation R² (seed {run['seed']}):\n\n")
         parts.append(f"$$\n{run['latex']}\n$$\n\n")
         parts.append(_md_table(*_runs_table(results, name)))
         header, rows, hidden = constants_table(best["params"])
         parts.append(f"\nFitted constants per group (seed {run['seed']}):\n\n")
-        parts.append(_md_table(header, rows))
+        parts.append(_md_table([md_text(h) for h in header], rows))
         if hidden:
             parts.append(f"\n… and {hidden} more groups: all in `{run['run_dir']}/best.json`.\n")
         parts.append(
@@ -485,19 +507,23 @@ img{max-width:100%}
 """
 
 
-def _img(out: Path, rel: str, alt: str) -> str:
+def img_tag(out: Path, rel: str, alt: str) -> str:
+    """An <img> with the PNG out/rel embedded as a data URI (the page needs no other file)."""
     data = base64.b64encode((out / rel).read_bytes()).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
-def _html_table(header, rows, mean_last: bool = False, law_col: int | None = None) -> str:
+def html_table(
+    header, rows, mean_last: bool = False, law_col: int | None = None, markdown: bool = True
+) -> str:
+    """An HTML table, every cell escaped; `markdown`: cells may be wrapped in ** or ` (dropped)."""
     e = html.escape
     out = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
     for i, row in enumerate(rows):
         cls = ' class="mean"' if mean_last and i == len(rows) - 1 else ""
         cells = []
         for j, c in enumerate(row):
-            text = e(c.strip("*`"))
+            text = e(c.strip("*`") if markdown else c)
             if j == law_col:
                 cells.append(f'<td class="law"><code>{text}</code></td>')
             else:
@@ -512,7 +538,7 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
     body += [f'<p class="note">{e(line.replace("`", ""))}</p>' for line in _header_lines(results)]
     body.append("<h2>Summary (test R²)</h2>")
     body.append(
-        _html_table(summary_header(results), summary_cells(summarize(results)), mean_last=True)
+        html_table(summary_header(results), summary_cells(summarize(results)), mean_last=True)
     )
     body += [f'<p class="note">{e(n)}</p>' for n in table_notes(results)]
     for name in results["config"]["tasks"]:
@@ -522,6 +548,10 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
         best = json.loads((out / run["run_dir"] / "best.json").read_text())
         body.append(f'<h2 id="{e(name)}">{e(name)}</h2>')
         body.append(f'<p class="note">{e(task.description)}</p>')
+        links = " · ".join(
+            f'<a href="{e(href)}">{e(label)}</a>' for label, href in run_reports(results, name)
+        )
+        body.append(f'<p class="note">Run reports: {links}.</p>')
         if task.human is not None:
             body.append(
                 f'<p class="note">Human law: <code>{e(_law_text(task.human.formula))}</code> '
@@ -529,14 +559,14 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
             )
         body.append(f"<h3>Law of the run with the best validation R² (seed {run['seed']})</h3>")
         if f.law:
-            body.append(_img(out, f.law, "the law, rendered"))
+            body.append(img_tag(out, f.law, "the law, rendered"))
         body.append(f"<pre>{e(run['latex'])}</pre>")
-        body.append(_html_table(*_runs_table(results, name), law_col=1))
+        body.append(html_table(*_runs_table(results, name), law_col=1))
         header, rows, hidden = constants_table(best["params"])
         body.append(
             f"<h3>Fitted constants per group (seed {run['seed']}, refit on all train rows)</h3>"
         )
-        body.append(_html_table(header, rows))
+        body.append(html_table(header, rows))
         if hidden:
             body.append(
                 f'<p class="note">… and {hidden} more groups: all in '
@@ -553,9 +583,9 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
             )
             + ".</p>"
         )
-        body.append(_img(out, f.scale, f"{name}: observations and the law"))
+        body.append(img_tag(out, f.scale, f"{name}: observations and the law"))
         body.append("<h3>Predicted vs actual on the test rows</h3>")
-        body.append(_img(out, f.test, f"{name}: predicted vs actual"))
+        body.append(img_tag(out, f.test, f"{name}: predicted vs actual"))
         sr = records(results, "sr", name)
         if sr and sr[0]["method"]:
             first = sorted(sr[0]["formulas"])[:3]
@@ -568,7 +598,7 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
                 f"<pre>{e(text)}</pre></details>"
             )
     body.append("<h2>Run cost</h2>")
-    body.append(_html_table(COST_HEADER, cost_rows(results), mean_last=True))
+    body.append(html_table(COST_HEADER, cost_rows(results), mean_last=True))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         "<title>sldagent benchmark report</title>"

@@ -66,7 +66,7 @@ class BenchReport:
     stdout: str
     budget: int
     reused_run: Path
-    snapshot: dict  # file -> (bytes, mtime_ns) of reused_run after the first invocation
+    snapshot: dict  # file (its report too) -> (bytes, mtime_ns) of reused_run after the first run
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +82,7 @@ def bench_report(tmp_path_factory) -> BenchReport:
     code, _, err = run_cli("benchmark", "--tasks", str(BENCH_TASKS[0]), "--seeds", "1", *common)
     assert code == 0, err
     reused = out / "runs" / "bench_power" / "seed0"
-    snapshot = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in reused.iterdir()}
+    snapshot = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in reused.rglob("*") if p.is_file()}
     tasks = ",".join(map(str, BENCH_TASKS))
     code, stdout, err = run_cli("benchmark", "--tasks", tasks, "--seeds", "2", *common)
     assert code == 0, err

@@ -124,7 +124,7 @@ def test_table_numbers_match_a_direct_computation(bench_report):
 
 def test_finished_runs_are_reused_untouched(bench_report):
     run = bench_report.reused_run
-    now = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir()}
+    now = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()}
     assert now == bench_report.snapshot
     reused = {
         (r["task"], r["seed"]): r["reused"]
@@ -190,11 +190,14 @@ def test_interrupted_benchmark_resumes_and_keeps_finished_runs(tmp_path: Path):
     logged = lines(second / "candidates.jsonl")
     assert 3 <= logged < budget
     assert json.loads((second / "wall_time.json").read_text())["segments"] == 1
-    kept = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()}
+    kept = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.rglob("*") if p.is_file()}
 
     code, stdout, err = run_cli(*argv)
     assert code == 0, err
-    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()} == kept
+    now = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.rglob("*") if p.is_file()}
+    assert {p: now[p] for p in kept} == kept  # untouched; its run report is added
+    added = {p.relative_to(first).parts[0] for p in set(now) - set(kept)}
+    assert added <= {"report.html", "report_figures"}
     ids = [r["id"] for r in RunLog(second / "candidates.jsonl").read()]
     assert ids == list(range(budget))  # resumed: nothing evaluated twice, nothing lost
     assert json.loads((second / "wall_time.json").read_text())["segments"] == 2

@@ -352,9 +352,9 @@ def test_discover_with_an_llm_end_to_end_and_replay_without_the_server(
     assert config["search"]["llm"]["model"] == "test" and config["proposer"] == "llm"
     assert f"${usage['cost_usd']:.4f}" in out
 
-    for path in run.iterdir():  # the key is in no file of the run, nor in the output
+    for path in (p for p in run.rglob("*") if p.is_file()):  # the key is in no file of the run
         assert SECRET.encode() not in path.read_bytes(), path.name
-    assert SECRET not in out + err
+    assert SECRET not in out + err  # nor in the output
 
     # replay: the server is stopped and the environment has no URL and no key
     monkeypatch.delenv("OPENAI_API_KEY")

@@ -75,3 +75,23 @@ def test_the_python_snippet_runs(workdir: Path):
     assert proc.stdout.startswith(r"\mathrm{loss} = ")
     assert "validation_error" in proc.stdout
     assert re.search(r"^\[[\d.]+\]$", proc.stdout, flags=re.M)
+
+
+def test_the_report_snippet_runs(tmp_path: Path):
+    script = f'sldagent() {{ "{sys.executable}" -m sldagent "$@"; }}\n' + snippet("report")
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "report      runs/demo/report.html" in proc.stdout
+    figures = {"law", "law_vs_runs", "train", "test", "pareto", "progress"}
+    for page in (tmp_path / "runs" / "demo", tmp_path / "runs" / "demo" / "at7e10"):
+        assert (page / "report.html").is_file()
+        assert {p.stem for p in (page / "report_figures").glob("*.png")} == figures
+    assert "Prediction at N=7e+10" in (tmp_path / "runs/demo/at7e10/report.html").read_text()
+    assert (REPO / "docs" / "run_report.png").stat().st_size < 300_000

@@ -267,3 +267,64 @@ def test_report_renders_in_headless_chromium_without_network(bench_report, tmp_p
     pixels = imread(shot)
     assert pixels.shape[:2] == (1600, 1280)
     assert pixels[..., :3].std() > 0.05  # a rendered page, not a blank one
+
+
+def test_the_benchmark_links_each_task_to_its_runs_reports(bench_report):
+    page = (bench_report.out / "index.html").read_text()
+    readme = (bench_report.out / "README.md").read_text()
+    for task in ("bench_power", "bench_mix"):
+        for seed in (0, 1):
+            href = f"runs/{task}/seed{seed}/report.html"
+            assert f'<a href="{href}">seed {seed}</a>' in page
+            assert f"[seed {seed}]({href})" in readme
+            run_page = (bench_report.out / href).read_text()
+            assert f"<h1>Run report: {task}</h1>" in run_page
+
+
+HOSTILE_GROUPS = {"small": r"$\frac{$ small", "big": "<script>alert(1)</script>"}
+
+
+@pytest.fixture(scope="module")
+def hostile_benchmark(tmp_path_factory) -> Path:
+    """A one-task benchmark whose group names and a unit hold `$...$` (mathtext) and
+    `<script>`: what came out, or the error it raised."""
+    base = tmp_path_factory.mktemp("hostile")
+    data = base / "data" / "bench_power"
+    data.mkdir(parents=True)
+    for split in ("train", "test"):
+        text = (BENCH_TASKS[0].parent / "data" / "bench_power" / f"{split}.csv").read_text()
+        for old, new in HOSTILE_GROUPS.items():
+            text = text.replace(f"\n{old},", f"\n{new},")
+        (data / f"{split}.csv").write_text(text)
+    toml = base / "bench_power.toml"
+    toml.write_text(
+        BENCH_TASKS[0].read_text().replace('unit = "parameters"', r'unit = "$\\sqrt{$ params"')
+    )
+    out = base / "report"
+    code, _, err = run_cli(
+        "benchmark", "--tasks", str(toml), "--seeds", "1", "--budget", "8", "--sr-seconds", "1",
+        "--quiet", "--data-dir", str(base / "data"), "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    return out
+
+
+def test_finding12_mathtext_escapes_group_and_unit_names(hostile_benchmark):
+    page = (hostile_benchmark / "index.html").read_text()
+    assert r"$\frac{$ small" in page  # the group's constants column, written as typed
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert len(sources) == 3  # the law, the scale-axis panels, predicted vs actual
+    # the panels are titled with the group names verbatim (mathtext would have raised)
+    task = load_task(hostile_benchmark.parent / "bench_power.toml")
+    assert plots.axis_label(task, "size") == r"size [\$\sqrt{\$ params]"
+    run_page = hostile_benchmark / "runs" / "bench_power" / "seed0" / "report.html"
+    assert r"$\frac{$ small" in run_page.read_text()
+
+
+def test_finding13_benchmark_readme_escapes_group_names(hostile_benchmark):
+    readme = (hostile_benchmark / "README.md").read_text()
+    assert not re.search(r"(?<!\\)<", readme), "every < is backslash-escaped (shown, not run)"
+    assert r"\<script\>alert\(1\)\<\/script\>" in readme
+    assert r"\$\\frac\{\$ small" in readme
+    page = (hostile_benchmark / "index.html").read_text()
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -244,6 +244,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(f"stopped     {result.stopped}")
     if best.get("final_choice_cut"):
         print(f"cut         {best['final_choice_cut']} (a run cut by time is not reproducible)")
+    from sldagent.run_report import write_run_report
+
+    print(f"report      {write_run_report(run_dir, data_dir=root, task=task)}")
     if args.json:
         print(
             json.dumps(

@@ -119,10 +119,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.resume:
         run_dir = Path(args.resume)
         saved = run_config(run_dir)
-        task = run_task(run_dir)
+        task = run_task(run_dir, root)
         config = SearchConfig.from_dict(saved["search"])
     elif args.replay:
-        task = run_task(Path(args.replay))
+        task = run_task(Path(args.replay), root)
         run_dir = default_run_dir(args, task.name)
         saved = _replay_source(Path(args.replay), run_dir)
         config = SearchConfig.from_dict(saved["search"])
@@ -135,7 +135,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
                 "name a TASK (see `sldagent tasks`), give --csv FILE or --demo, "
                 "or give --resume RUN_DIR"
             )
-        task = task or load_task(args.task)
+        task = task or load_task(args.task, root)
         run_dir = default_run_dir(args, task.name)
         write_run_task(task, run_dir)
         config = SearchConfig(
@@ -197,8 +197,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if task.human:
         print(f"test        R² {fmt(test_r2)}   (human law, published: {fmt(human, 3)})")
     elif has_test:
-        rule = task.source.extrapolate.text
-        print(f"test        R² {fmt(test_r2)}   (held-out rows {rule}; no human law)")
+        rows = f"held-out rows {task.source.extrapolate.text}" if task.source else "test.csv"
+        print(f"test        R² {fmt(test_r2)}   ({rows}; no human law)")
     else:
         print("test        —   (no held-out rows: give --extrapolate to hold some out)")
     if truth is not None:

@@ -122,13 +122,7 @@ def _starts(recipe: FitRecipe, names: Sequence[str], lo: np.ndarray, hi: np.ndar
 
 
 def _clean(r: np.ndarray) -> np.ndarray:
-    return _finite(r, nan=_BAD_RESIDUAL, posinf=_BAD_RESIDUAL, neginf=-_BAD_RESIDUAL)
-
-
-def _finite(x: np.ndarray, **replace: float) -> np.ndarray:
-    """np.nan_to_num(x, **replace), without its copy and three scans when x is all finite (as
-    it nearly always is): a profiled hot spot of the fits."""
-    return x if np.isfinite(x).all() else np.nan_to_num(x, **replace)
+    return np.nan_to_num(r, nan=_BAD_RESIDUAL, posinf=_BAD_RESIDUAL, neginf=-_BAD_RESIDUAL)
 
 
 def _project(
@@ -150,8 +144,8 @@ def _project(
     for part in rows.slices():
         prob.check_time()
         out = prob.law.evaluate(part.cols, theta, lin, value=True)  # (k + k*L, b, n)
-        rhs = ((part.y - out[:k].transpose(1, 2, 0)) / part.scale).reshape(b, -1)
-        A = out[k:].transpose(1, 2, 0) / part.scale if L else np.zeros((b, rhs.shape[1], 0))
+        rhs = ((part.y - np.moveaxis(out[:k], 0, -1)) / part.scale).reshape(b, -1)
+        A = np.moveaxis(out[k:], 0, -1) / part.scale if L else np.zeros((b, rhs.shape[1], 0))
         block = np.concatenate([A, rhs[:, :, None]], axis=2)  # (linear only if k == 1)
         ok &= np.all(np.isfinite(block), axis=(1, 2))
         design.add(np.where(ok[:, None, None], block, 0.0))
@@ -173,9 +167,9 @@ def _project(
         prob.check_time()
         out = prob.law.evaluate(part.cols, theta, which, value=True)
         n = out.shape[-1]
-        r = _clean(((out[:k].transpose(1, 2, 0) - part.y) / part.scale).reshape(b, -1))
-        d_ = out[k:].reshape(k, len(which), b, n).transpose(2, 3, 0, 1)  # (b, n, k, which)
-        J = _finite((d_ / part.scale[..., None]).reshape(b, n * k, len(which)))
+        r = _clean(((np.moveaxis(out[:k], 0, -1) - part.y) / part.scale).reshape(b, -1))
+        d_ = np.moveaxis(out[k:].reshape(k, len(which), b, n), (0, 1), (2, 3))
+        J = np.nan_to_num((d_ / part.scale[..., None]).reshape(b, n * k, len(which)))
         full.add(np.concatenate([np.clip(J, -_BIG, _BIG), r[:, :, None]], axis=2))
     R = full.R
     basis = orthonormal(R[:, :, :L] * free[:, None, :])
@@ -195,13 +189,13 @@ def _joint(prob: _Problem, rows: _Rows, theta: np.ndarray) -> lm.Reduced:
     for part in rows.slices():
         prob.check_time()
         out = prob.law.evaluate(part.cols, columns, tuple(range(p)), value=True)
-        pred, n = out[:k].transpose(1, 2, 0), out.shape[-1]  # (b, n, k)
-        d = out[k:].reshape(k, p, b, n).transpose(2, 3, 0, 1)  # (b, n, k, p)
+        pred, n = np.moveaxis(out[:k], 0, -1), out.shape[-1]  # (b, n, k)
+        d = np.moveaxis(out[k:].reshape(k, p, b, n), (0, 1), (2, 3))  # (b, n, k, p)
         if recipe.log_target:
             d = d / pred[..., None]
             pred = np.log(pred)
         r = _clean(((pred - part.y) / part.scale).reshape(b, -1))
-        J = _finite((d / part.scale[..., None]).reshape(b, n * k, p))
+        J = np.nan_to_num((d / part.scale[..., None]).reshape(b, n * k, p))
         cost += lm.robust_cost(r, recipe.loss, recipe.f_scale)
         rs, Js = lm.scaled(r, np.clip(J, -_BIG, _BIG), recipe.loss, recipe.f_scale)
         acc.add(np.concatenate([Js, rs[:, :, None]], axis=2))

@@ -436,11 +436,12 @@ def run_config(run_dir: Path) -> dict:
     return config
 
 
-def run_task(run_dir: Path) -> Task:
-    """The task of a run: its task.toml (custom tasks), else the shipped task it names."""
+def run_task(run_dir: Path, root: Path | None = None) -> Task:
+    """The task of a run: its task.toml (custom tasks), else the task it names (the data
+    root's task.json task of that name, else the shipped one)."""
     saved = run_config(run_dir)
     own = Path(run_dir) / "task.toml"
-    return load_task(own) if own.is_file() else load_task(saved["task"])
+    return load_task(own) if own.is_file() else load_task(saved["task"], root)
 
 
 def _quote(text: str) -> str:

@@ -63,7 +63,7 @@ def check_data_root(
     if missing and strict:
         raise DataError(missing)
     checks = []
-    for task in _tasks(tasks):
+    for task in _tasks(tasks, root):
         try:
             if missing:
                 raise DataError(missing)
@@ -114,9 +114,10 @@ def pull_dataset(
     return written
 
 
-def _tasks(tasks: Sequence[str | Task] | None) -> list[Task]:
-    names: Iterable[str | Task] = list_tasks() if tasks is None else tasks
-    return [t if isinstance(t, Task) else load_task(t) for t in names]
+def _tasks(tasks: Sequence[str | Task] | None, root: Path | None = None) -> list[Task]:
+    """The named tasks (default: the data root's tasks, see task.list_tasks)."""
+    names: Iterable[str | Task] = list_tasks(root) if tasks is None else tasks
+    return [t if isinstance(t, Task) else load_task(t, root) for t in names]
 
 
 def _hub_loader() -> Callable[..., Any]:

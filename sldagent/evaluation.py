@@ -179,3 +179,22 @@ def score_predictor(
         trues.append(y)
         preds.append(np.asarray(predict(group, X), dtype=float).reshape(y.shape))
     return r2(np.concatenate(trues), np.concatenate(preds))
+
+
+def score_choices(
+    task: Task, root: Path, best: dict, records: dict[int, dict], ids: list[int]
+) -> dict[int, float]:
+    """Test R² of logged candidates a finished run could have shipped: the run's own choice
+    with its best.json constants, any other refit on all training rows with its own recipe (as
+    the run refits its choice). For `sldagent study`, after the run has ended."""
+    train, test = load_train(task, root), load_test(task, root)
+    out: dict[int, float] = {}
+    for cid in dict.fromkeys(ids):
+        if cid == best["id"]:
+            law = parse_law(best["law"], task.features, task.targets)
+            out[cid] = score_with_constants(law, best["params"], test)
+            continue
+        rec = records[cid]
+        law = parse_law(rec["law"], task.features, task.targets)
+        out[cid] = fit_and_score(law, FitRecipe.from_dict(rec["recipe"]), train, test).r2
+    return out

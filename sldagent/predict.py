@@ -98,7 +98,7 @@ def predict_run(
     if resamples < 1 or not 0 < level < 1 or not time_limit > 0:
         raise ValueError("need --resamples >= 1, 0 < --level < 1 and --time-limit > 0")
     run_dir = Path(run_dir)
-    task = run_task(run_dir)
+    task = run_task(run_dir, data_dir)
     best = read_best(run_dir)
     law = FittedLaw.from_best(best, task.features, task.targets, task.group)
     point = parse_point(at, task.features)

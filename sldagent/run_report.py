@@ -63,7 +63,9 @@ def _json(path: Path, advice: str) -> dict:
     return data
 
 
-def load_finished_run(run_dir: Path, task: Task | None = None) -> FinishedRun:
+def load_finished_run(
+    run_dir: Path, task: Task | None = None, root: Path | None = None
+) -> FinishedRun:
     """The run's files, checked: each missing or damaged one is a one-line error. `task`: the
     run's task when the run dir does not hold it (a task TOML outside the package)."""
     run_dir = Path(run_dir)
@@ -77,12 +79,12 @@ def load_finished_run(run_dir: Path, task: Task | None = None) -> FinishedRun:
     if missing:
         raise ValueError(f"{run_dir / 'best.json'}: no {', '.join(missing)}; the file is damaged")
     own = run_dir / "task.toml"
-    if task is None and not own.is_file() and config.get("task") not in list_tasks():
+    if task is None and not own.is_file() and config.get("task") not in list_tasks(root):
         raise ValueError(
             f"{own} not found and config.json names no shipped task "
             f"({config.get('task')!r}): the run's task is missing; give its file with --task"
         )
-    task = task or run_task(run_dir)
+    task = task or run_task(run_dir, root)
     if task.name != config.get("task"):
         raise ValueError(f"{run_dir}: the run is of task {config.get('task')!r}, not {task.name!r}")
     try:
@@ -276,10 +278,10 @@ def write_run_report(
     """Write OUT/report.html and OUT/report_figures/*.png (OUT: the run dir); returns the page."""
     if resamples < 1 or not 0 < level < 1:
         raise ValueError("need --resamples >= 1 and 0 < --level < 1")
-    run = load_finished_run(Path(run_dir), task)
+    root = resolve_data_root(data_dir)
+    run = load_finished_run(Path(run_dir), task, root)
     task = run.task
     point = parse_point(at, task.features) if at else None
-    root = resolve_data_root(data_dir)
     train = load_train(task, root)
     fit_rows, val_rows = split_validation(train)
     has_test = task.source is None or task.source.extrapolate is not None

@@ -175,22 +175,35 @@ class Dataset:
 # ---------------------------------------------------------------- task files
 
 
-def list_tasks() -> list[str]:
-    """Names of the tasks shipped in the package's tasks/ folder, sorted."""
-    return sorted(p.stem for p in TASKS_DIR.glob("*.toml"))
+def list_tasks(root: str | os.PathLike[str] | None = None) -> list[str]:
+    """Names of a data root's tasks: its folders with a task.json (sldagent/task_json.py) if it
+    has any, else the tasks shipped in the package's tasks/ folder; sorted."""
+    from sldagent.task_json import task_json_names  # imports this module
+
+    own = task_json_names(root) if root is not None else []
+    return own or sorted(p.stem for p in TASKS_DIR.glob("*.toml"))
 
 
-def load_task(name_or_path: str | os.PathLike[str]) -> Task:
-    """Load a shipped task by name, or any task TOML by path; checks every key."""
+def load_task(
+    name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
+) -> Task:
+    """Load a task by name (the data root's <name>/task.json if root has one, else a shipped
+    task), or any task TOML / task.json by path; checks every key."""
+    from sldagent.task_json import TASK_JSON, load_task_json  # imports this module
+
     text = os.fspath(name_or_path)
-    if isinstance(name_or_path, os.PathLike) or text.endswith(".toml") or "/" in text:
+    if isinstance(name_or_path, os.PathLike) or text.endswith((".toml", ".json")) or "/" in text:
         path = Path(text)
         if not path.is_file():
             raise DataError(f"{path}: task file not found; give a task name or a .toml path")
+        if path.suffix == ".json":
+            return load_task_json(path)
+    elif root is not None and (Path(root) / text / TASK_JSON).is_file():
+        return load_task_json(Path(root) / text / TASK_JSON)
     else:
         path = TASKS_DIR / f"{text}.toml"
         if not path.is_file():
-            known = ", ".join(list_tasks())
+            known = ", ".join(list_tasks(root))
             raise DataError(f"unknown task '{text}'; known tasks: {known} (or a .toml path)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -1,5 +1,5 @@
 """The command line: `sldagent tasks | data | baseline | evaluate | discover | init-task | export
-| rehearse | predict | holdout | report | benchmark`."""
+| rehearse | predict | holdout | report | benchmark | study`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sldagent.cli import benchmark, discover, report, runs, tasks
+from sldagent.cli import benchmark, discover, report, runs, study, tasks
 from sldagent.law import LawError
 from sldagent.task import DataError
 
@@ -15,7 +15,7 @@ from sldagent.task import DataError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sldagent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (tasks, discover, runs, report, benchmark):
+    for module in (tasks, discover, runs, report, benchmark, study):
         module.add_parsers(sub)
     return parser
 

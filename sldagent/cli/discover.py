@@ -152,10 +152,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.resume:
         run_dir = Path(args.resume)
         saved = run_config(run_dir)
-        task = run_task(run_dir)
+        task = run_task(run_dir, root)
         config = _resumed_config(args, SearchConfig.from_dict(saved["search"]))
     elif args.replay:
-        task = run_task(Path(args.replay))
+        task = run_task(Path(args.replay), root)
         run_dir = default_run_dir(args, task.name)
         saved = _replay_source(Path(args.replay), run_dir)
         config = SearchConfig.from_dict(saved["search"])
@@ -166,7 +166,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
                 "name a TASK (see `sldagent tasks`), give --csv FILE or --demo, "
                 "or give --resume RUN_DIR"
             )
-        task = task or load_task(args.task)
+        task = task or load_task(args.task, root)
         run_dir = default_run_dir(args, task.name)
         config = SearchConfig(
             budget=DEFAULT_BUDGET if args.budget is None else args.budget,
@@ -227,8 +227,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if task.human:
         print(f"test        R² {fmt(test_r2)}   (human law, published: {fmt(human, 3)})")
     elif has_test:
-        rule = task.source.extrapolate.text
-        print(f"test        R² {fmt(test_r2)}   (held-out rows {rule}; no human law)")
+        rows = f"held-out rows {task.source.extrapolate.text}" if task.source else "test.csv"
+        print(f"test        R² {fmt(test_r2)}   ({rows}; no human law)")
     else:
         print("test        —   (no held-out rows: give --extrapolate to hold some out)")
     if truth is not None:

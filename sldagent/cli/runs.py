@@ -78,8 +78,9 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     run_config(run_dir)
-    task = run_task(run_dir)
-    train = load_train(task, resolve_data_root(args.data_dir))
+    root = resolve_data_root(args.data_dir)
+    task = run_task(run_dir, root)
+    train = load_train(task, root)
     picked = sample_laws(RunLog(run_dir / "candidates.jsonl").read(), args.laws, args.sample)
     laws = [
         (parse_law(r["law"], task.features, task.targets), FitRecipe.from_dict(r["recipe"]))
@@ -110,8 +111,9 @@ def cmd_holdout(args: argparse.Namespace) -> int:
     from sldagent.search.loop import SearchConfig
     from sldagent.task import load_train
 
-    task = load_task(args.task)
-    train = load_train(task, resolve_data_root(args.data_dir))
+    root = resolve_data_root(args.data_dir)
+    task = load_task(args.task, root)
+    train = load_train(task, root)
     run_dir = default_run_dir(args, task.name + "-holdout")
     config = SearchConfig(budget=args.budget, seed=args.seed)
     res = holdout(train, config, run_dir, jobs=args.jobs or -1)

@@ -15,20 +15,22 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from sldagent.data import check_data_root
 
     root = resolve_data_root(args.data_dir)
-    rows = {r.task: r for r in check_data_root(root, strict=False)}
+    tasks = [load_task(name, root) for name in list_tasks(root)]
+    rows = {r.task: r for r in check_data_root(root, tasks=tasks, strict=False)}
+    width = max([32, *(len(t.name) + 1 for t in tasks)])
     print(
-        f"{'task':32} {'features':>8} {'targets':>7} {'budget':>6} {'train':>6} {'test':>5} "
-        f"{'groups':>6}"
+        f"{'task':{width}} {'features':>8} {'targets':>7} {'budget':>6} {'train':>6} "
+        f"{'test':>5} {'groups':>6}"
     )
-    for name in list_tasks():
-        task = load_task(name)
+    for task in tasks:
+        name = task.name
         info = rows.get(name)
         train = str(info.train_rows) if info and info.ok else "?"
         test = str(info.test_rows) if info and info.ok else "?"
         groups = str(info.groups) if info and info.ok else "?"
         budget = str(task.param_budget) if task.param_budget else "none"
         print(
-            f"{name:32} {len(task.features):>8} {len(task.targets):>7} {budget:>6} {train:>6} "
+            f"{name:{width}} {len(task.features):>8} {len(task.targets):>7} {budget:>6} {train:>6} "
             f"{test:>5} {groups:>6}"
         )
     return 0
@@ -67,8 +69,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from sldagent.evaluation import baseline
 
     root = resolve_data_root(args.data_dir)
-    names = args.tasks or list_tasks()
-    tasks = [load_task(n) for n in names]
+    names = args.tasks or list_tasks(root)
+    tasks = [load_task(n, root) for n in names]
     results = []
     if not args.json:
         print(f"{'task':32} {'published':>9} {'constants':>9} {'refit':>9} {'fit s':>7}")
@@ -96,8 +98,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from sldagent.evaluation import evaluate_text
     from sldagent.fitters import FitRecipe
 
-    task = load_task(args.task)
     root = resolve_data_root(args.data_dir)
+    task = load_task(args.task, root)
     text: str | dict = args.law
     if len(task.targets) > 1:
         try:

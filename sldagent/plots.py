@@ -49,10 +49,17 @@ def plain(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
+UNIT_CHARS = 32  # longer units are cut in axis labels
+
+
 def axis_label(task: Task, column: str) -> str:
-    """An axis label: the column and its unit, mathtext-escaped."""
+    """An axis label: the column and its unit, mathtext-escaped; a unit written as a sentence
+    (some task files describe the column there) is cut to its first words."""
     info = task.feature_info.get(column)
     unit = info.unit if info is not None and info.unit and info.unit != "1" else ""
+    if len(unit) > UNIT_CHARS:
+        unit = unit.split(" (")[0]
+        unit = unit if len(unit) <= UNIT_CHARS else unit[: UNIT_CHARS - 1].rstrip() + "…"
     return plain(f"{column} [{unit}]" if unit else column)
 
 

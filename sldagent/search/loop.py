@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
 
 from sldagent import __version__
@@ -101,8 +100,13 @@ def data_fingerprint(task: Task, train: Dataset) -> str:
         "extrapolate": rule,
     }
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode())
-    digest.update(json.dumps([str(c) for c in train.frame.columns]).encode())
-    digest.update(pd.util.hash_pandas_object(train.frame, index=False).to_numpy().tobytes())
+    for column in train.frame.columns:  # the rows, column by column, in canonical order
+        values = train.frame[column]
+        digest.update(json.dumps(str(column)).encode())
+        if column == task.group:
+            digest.update(json.dumps([str(v) for v in values]).encode())
+        else:
+            digest.update(values.to_numpy(dtype="<f8").tobytes())
     return digest.hexdigest()
 
 

@@ -719,6 +719,7 @@ def test_finding07_resume_goes_on_to_budget_and_refuses_other_settings(
         code, _, err = call("discover", "--resume", str(short), *flags, *common)
         assert_user_error(code, err, needle)
     assert best_of(short) == best_of(full)
+    assert json.loads((short / "config.json").read_text())["search"]["budget"] == 36
 
 
 def child_pids(pid: int) -> set[int]:

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
 
 from sldagent import __version__
@@ -101,8 +100,13 @@ def data_fingerprint(task: Task, train: Dataset) -> str:
         "extrapolate": rule,
     }
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode())
-    digest.update(json.dumps([str(c) for c in train.frame.columns]).encode())
-    digest.update(pd.util.hash_pandas_object(train.frame, index=False).to_numpy().tobytes())
+    for column in train.frame.columns:  # the rows, column by column, in canonical order
+        values = train.frame[column]
+        digest.update(json.dumps(str(column)).encode())
+        if column == task.group:
+            digest.update(json.dumps([str(v) for v in values]).encode())
+        else:
+            digest.update(values.to_numpy(dtype="<f8").tobytes())
     return digest.hexdigest()
 
 
@@ -394,14 +398,9 @@ class Search:
         time_limit: float | None,
         progress: Callable[[Progress], None] | None,
     ) -> SearchResult:
-        self._write_config(jobs, backend)
-        write_run_task(self.task, self.run_dir)
         records = self.log.read()
-        if len(records) > self.config.budget:
-            raise ValueError(
-                f"{self.log.path} already holds {len(records)} candidates: --budget "
-                f"{self.config.budget} would end before them; give --budget {len(records)} or more"
-            )
+        self._write_config(jobs, backend, len(records))
+        write_run_task(self.task, self.run_dir)
         logged = {(r["generation"], r["index"]): r for r in records}
         start = time.monotonic()
         done, generation = 0, 0
@@ -499,7 +498,9 @@ class Search:
                     "start a new run instead of resuming this one"
                 )
 
-    def _write_config(self, jobs: int, backend: str) -> None:
+    def _write_config(self, jobs: int, backend: str, logged: int = 0) -> None:
+        """Write config.json, after checking that an existing one (and the `logged` candidates
+        of the log) belong to this search: same task, rows and settings, budget not below."""
         path = self.run_dir / "config.json"
         config = {
             "task": self.task.name,
@@ -532,6 +533,11 @@ class Search:
                     f"{path}: this run was started with other settings; "
                     "resume it with the same task, seed and budget, or use a new run"
                 )
+        if logged > self.config.budget:
+            raise ValueError(
+                f"{self.log.path} already holds {logged} candidates: --budget "
+                f"{self.config.budget} would end before them; give --budget {logged} or more"
+            )
         path.write_text(json.dumps(config, indent=2) + "\n")
 
     def _check_data(self, path: Path, old: dict, fingerprint: str) -> None:

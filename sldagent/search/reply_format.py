@@ -22,13 +22,13 @@ FUNCTIONS = ("exp", "log", "sqrt")  # the law language's functions the pattern o
 
 def formula_pattern(features: Sequence[str]) -> str:
     """A regular expression for a sum of products of terms, at least one of which names a
-    feature: a term is a name (up to 12 characters) or number, optionally raised to a name or number (in
-    parentheses, possibly negated), or exp/log/sqrt of a product. A subset of the law
-    language, so that a constrained decoder writes something the law parser can read; the
+    feature: a term is a feature, a name (up to 12 characters) or a number, optionally raised
+    to one (in parentheses, possibly negated), or exp/log/sqrt of a product. A subset of the
+    law language, so that a constrained decoder writes something the law parser can read; the
     parser still decides."""
     name, num = "[A-Za-z_][A-Za-z0-9_]{0,11}", "[0-9]{1,6}([.][0-9]{1,6})?"
     feature = "(" + "|".join(re.escape(f) for f in sorted(features, key=len, reverse=True)) + ")"
-    atom = f"({name}|{num})"
+    atom = f"({feature}|{name}|{num})"  # a feature may be longer than a name
     power = f"(\\*\\*({atom}|\\(-?{atom}\\)))?"
     funcs = "(" + "|".join(FUNCTIONS) + ")"
     term = f"({funcs}\\(-?{atom}([*/]{atom})*\\)|{atom}{power})"

@@ -41,7 +41,7 @@ from sldagent.task import Dataset
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 MAX_LOGGED_CHARS = 2000  # of a rejected law text, in llm_rejected.jsonl
-MIN_TOKENS = 256  # a timed-out request is asked again with half the tokens, down to this
+MIN_TOKENS = 256  # a timed-out request is asked again with half its max_tokens, down to this
 CHANGEABLE = ("model", "temperature", "max_tokens", "reply_format")  # on --resume
 
 log = logging.getLogger(__name__)
@@ -332,14 +332,14 @@ class LLMProposer:
         self, generation: int, r: int, best: list[Shown], diverse: list[Shown], ask: int
     ) -> object:
         """One reply: a refused response_format steps down to
-        the next mode, a timeout asks again for half the laws and tokens, never the same."""
+        the next mode, a timeout asks again for half the laws and max_tokens, never the same."""
         cfg = self.config.at(generation)
         floor = min(MIN_TOKENS, cfg.max_tokens)
         while True:
             ask_now = max(1, ask >> self.shrink)
-            tokens = max(floor, cfg.max_tokens >> self.shrink)
+            max_tokens = max(floor, cfg.max_tokens >> self.shrink)
             messages = self.messages(best, diverse, ask_now)
-            body = self.request(messages, generation, r, ask_now, tokens, self.reply_format)
+            body = self.request(messages, generation, r, ask_now, max_tokens, self.reply_format)
             try:
                 return self.chat.complete(body)
             except FormatRefused as err:
@@ -350,14 +350,14 @@ class LLMProposer:
                 log.warning("%s; asking with reply format %s from now on", err, self.reply_format)
             except RequestTimedOut as err:
                 self.counts["timeouts"] += 1
-                if ask_now == 1 and tokens == floor:
+                if ask_now == 1 and max_tokens == floor:
                     raise LLMTimedOut(
-                        f"{err}, even asking for 1 law in at most {tokens} tokens: raise "
+                        f"{err}, even asking for 1 law with max_tokens {max_tokens}: raise "
                         "--request-timeout (a small CPU model needs minutes per reply)"
                     ) from None
                 self.shrink += 1
                 log.warning(
-                    "%s; asking for %d law(s) in at most %d tokens instead",
+                    "%s; asking for %d law(s) with max_tokens %d instead",
                     err,
                     max(1, ask >> self.shrink),
                     max(floor, cfg.max_tokens >> self.shrink),

@@ -1,8 +1,9 @@
 """Chat requests to any OpenAI-compatible server, with our own retries, a cache and a bill.
 
 Every request is keyed by the hash of its JSON body (model, messages, temperature, max_tokens,
-seed) and every reply is appended to the run directory's `llm_cache.jsonl` with its token
-usage, so a resumed run asks nothing twice and `--replay` re-runs a search with no server.
+seed, response_format) and every reply is appended to the run directory's `llm_cache.jsonl`
+with its token usage, so a resumed run asks nothing twice and `--replay` re-runs a search with
+no server.
 Retries (connection errors, 429, 5xx) back off exponentially with seeded jitter; when they run
 out, `LLMUnavailable` ends the run with its log intact. A timeout is not retried unchanged (the
 same request would time out again while the server goes on generating the abandoned reply):
@@ -54,7 +55,8 @@ class ProposerStopped(Exception):
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """How to reach the server and what the run may spend; none of it changes a result."""
+    """How to reach the server and what the run may spend. Only the timeout can change a
+    result (a timed-out request is asked again for less); it is saved in config.json."""
 
     base_url: str | None = None  # None: the openai package's default (api.openai.com)
     timeout: float = 120.0  # seconds per request

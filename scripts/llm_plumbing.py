@@ -50,6 +50,10 @@ def run(source: list[str], fmt: str, budget: int, max_tokens: int, run_dir: Path
         "replies": config["llm_replies"],
         "s_per_request": sum(seconds) / len(seconds) if seconds else float("nan"),
         "error": err.getvalue().strip().splitlines()[-1][:160] if code else "",
+        "test_r2": next(
+            (line.split()[2] for line in out.getvalue().splitlines() if line.startswith("test ")),
+            "—",
+        ),
     }
 
 
@@ -63,7 +67,7 @@ def row(name: str, r: dict) -> str:
         f"| {name} | {fmt} | {u['requests']} | {u['prompt_tokens']} | {u['completion_tokens']} "
         f"| {r['s_per_request']:.1f} | {p['laws_proposed']} | {p['laws_accepted']} "
         f"| {p['laws_rejected']} | {p['replies_with_accepted_law']}/{p['replies']} ({share}) "
-        f"| {r['candidates']} | {r['exit']} |"
+        f"| {r['candidates']} | {r['test_r2']} | {r['exit']} |"
     )
 
 
@@ -87,9 +91,10 @@ def main_() -> None:
                     notes.append(f"SmolLM2 {fmt}: {r['error']}")
     print(
         "| model | reply format | requests | prompt tokens | completion tokens | s/request "
-        "| laws proposed | accepted | rejected | replies with a usable law | candidates | exit |"
+        "| laws proposed | accepted | rejected | replies with a usable law | candidates "
+        "| test R² | exit |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     for n in notes:
         print(f"\n{n}")

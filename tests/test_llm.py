@@ -731,3 +731,15 @@ def test_finding7_a_replay_prints_cached_tokens_as_cached(tmp_path: Path):
     summary = json.loads(out2.strip().splitlines()[-1])
     assert summary["llm_sent"]["requests"] == 0
     assert summary["llm_usage"]["requests"] == server.replies
+
+
+def test_finding2_a_run_that_keeps_timing_out_says_so_in_one_line(tmp_path: Path):
+    run = tmp_path / "run"
+    with LLMServer(script=[Slow(2.0)] * 4) as server:
+        code, _, err = call(
+            *csv_args(run, server.url, 8, "--request-timeout", "0.3", "--max-tokens", "256")
+        )
+    assert_user_error(code, err, "timed out after 0.3 s", "--request-timeout SECONDS")
+    assert "unavailable" not in err and len(server.bodies) == 4
+    assert len({json.dumps(b, sort_keys=True) for b in server.bodies}) == 4  # all different
+    assert json.loads((run / "config.json").read_text())["llm_usage"]["timed_out"] == 4

@@ -33,7 +33,7 @@ from sldagent.llm_client import (
     ProposerStopped,
     RequestTimedOut,
 )
-from sldagent.search.llm_reply import ReplyError, candidate_objects
+from sldagent.search.llm_reply import ReplyError, candidate_objects, param_ranges
 from sldagent.search.population import Population
 from sldagent.search.reply_format import REPLY_FORMATS, reply_schema, response_format
 from sldagent.search.runlog import RunLog
@@ -446,7 +446,7 @@ class LLMProposer:
                     f"law for {target!r} uses no feature ({', '.join(self.task.features)}): "
                     "a law of constants alone predicts nothing"
                 )
-        bounds, init = _param_ranges(item.get("params"), law.params)
+        bounds, init = param_ranges(item.get("params"), law.params)
         loss = item.get("loss", "linear") or "linear"
         if loss not in LOSSES:
             raise ValueError(f"loss {str(loss)[:40]!r} is not one of {', '.join(LOSSES)}")
@@ -473,54 +473,3 @@ class LLMProposer:
         self.rejected.append(
             {"generation": generation, "request": key, "item": item, "law": law, "reason": reason}
         )
-
-
-def _param_ranges(
-    params: object, names: tuple[str, ...]
-) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
-    """bounds and init ranges from a reply's "params" (names the law does not use are ignored)."""
-    if params is None:
-        return {}, {}
-    if isinstance(params, list):  # [{"name": ..., "bounds": ..., "init": ...}, ...]
-        params = {
-            p["name"]: p for p in params if isinstance(p, dict) and isinstance(p.get("name"), str)
-        }
-    if not isinstance(params, dict):
-        raise ValueError('"params" must be an object {name: {"bounds": [lo, hi], "init": [..]}}')
-    bounds, init = {}, {}
-    for name in names:
-        spec = params.get(name)
-        if spec is None:
-            continue
-        if isinstance(spec, list):
-            spec = {"bounds": spec}
-        if not isinstance(spec, dict):
-            raise ValueError(f"params.{name}: expected {{'bounds': [lo, hi], 'init': [lo, hi]}}")
-        if spec.get("bounds") is not None:
-            bounds[name] = _pair(spec["bounds"], f"params.{name}.bounds", finite=False)
-        if spec.get("init") is not None:
-            init[name] = _pair(spec["init"], f"params.{name}.init", finite=True)
-    return bounds, init
-
-
-def _pair(value: object, where: str, finite: bool) -> tuple[float, float]:
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        raise ValueError(f"{where}: expected [low, high]")
-    out = []
-    for v, inf in zip(value, (-math.inf, math.inf), strict=True):
-        if v is None:
-            if finite:
-                raise ValueError(f"{where}: the range starts are drawn from must be finite")
-            out.append(inf)
-        elif isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v):
-            out.append(float(v))
-        else:
-            raise ValueError(f"{where}: {str(v)[:40]!r} is not a number")
-    lo, hi = out
-    if finite and not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{where}: the range starts are drawn from must be finite")
-    if lo == math.inf or hi == -math.inf:
-        raise ValueError(f"{where}: [{lo:g}, {hi:g}] leaves no finite value")
-    if not lo <= hi:
-        raise ValueError(f"{where}: low {lo:g} is above high {hi:g}")
-    return lo, hi

@@ -5,12 +5,14 @@ stop mid-list when they hit the token limit. This module recovers every complete
 the reply's top-level list (or of an object's "laws"/"candidates" list) and says why when it
 finds none. Brackets nested inside a broken value are fragments, never candidates: a broken
 object's `"labels": ["L0"]` is not a law. It only decodes JSON: law text inside the candidates
-is still untrusted and goes through the law parser later.
+is still untrusted and goes through the law parser later; `param_ranges` reads a candidate's
+"params" into fit bounds and start ranges.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
@@ -129,3 +131,54 @@ def _complete_items(text: str, pos: int) -> list[object]:
         except json.JSONDecodeError:
             return items
         items.append(value)
+
+
+def param_ranges(
+    params: object, names: tuple[str, ...]
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """bounds and init ranges from a reply's "params" (names the law does not use are ignored)."""
+    if params is None:
+        return {}, {}
+    if isinstance(params, list):  # [{"name": ..., "bounds": ..., "init": ...}, ...]
+        params = {
+            p["name"]: p for p in params if isinstance(p, dict) and isinstance(p.get("name"), str)
+        }
+    if not isinstance(params, dict):
+        raise ValueError('"params" must be an object {name: {"bounds": [lo, hi], "init": [..]}}')
+    bounds, init = {}, {}
+    for name in names:
+        spec = params.get(name)
+        if spec is None:
+            continue
+        if isinstance(spec, list):
+            spec = {"bounds": spec}
+        if not isinstance(spec, dict):
+            raise ValueError(f"params.{name}: expected {{'bounds': [lo, hi], 'init': [lo, hi]}}")
+        if spec.get("bounds") is not None:
+            bounds[name] = _pair(spec["bounds"], f"params.{name}.bounds", finite=False)
+        if spec.get("init") is not None:
+            init[name] = _pair(spec["init"], f"params.{name}.init", finite=True)
+    return bounds, init
+
+
+def _pair(value: object, where: str, finite: bool) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f"{where}: expected [low, high]")
+    out = []
+    for v, inf in zip(value, (-math.inf, math.inf), strict=True):
+        if v is None:
+            if finite:
+                raise ValueError(f"{where}: the range starts are drawn from must be finite")
+            out.append(inf)
+        elif isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v):
+            out.append(float(v))
+        else:
+            raise ValueError(f"{where}: {str(v)[:40]!r} is not a number")
+    lo, hi = out
+    if finite and not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{where}: the range starts are drawn from must be finite")
+    if lo == math.inf or hi == -math.inf:
+        raise ValueError(f"{where}: [{lo:g}, {hi:g}] leaves no finite value")
+    if not lo <= hi:
+        raise ValueError(f"{where}: low {lo:g} is above high {hi:g}")
+    return lo, hi

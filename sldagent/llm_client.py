@@ -1,10 +1,15 @@
 """Chat requests to any OpenAI-compatible server, with our own retries, a cache and a bill.
 
 Every request is keyed by the hash of its JSON body (model, messages, temperature, max_tokens,
-seed) and every reply is appended to the run directory's `llm_cache.jsonl` with its token
-usage, so a resumed run asks nothing twice and `--replay` re-runs a search with no server.
-Retries (timeouts, connection errors, 429, 5xx) back off exponentially with seeded jitter; when
-they run out, `LLMUnavailable` ends the run with its log intact. The API key lives only in the
+seed, response_format) and every reply is appended to the run directory's `llm_cache.jsonl`
+with its token usage, so a resumed run asks nothing twice and `--replay` re-runs a search with
+no server.
+Retries (connection errors, 429, 5xx) back off exponentially with seeded jitter; when they run
+out, `LLMUnavailable` ends the run with its log intact. A timeout is not retried unchanged (the
+same request would time out again while the server goes on generating the abandoned reply):
+`RequestTimedOut` lets the proposer ask for less. A server's refusal of `response_format` is
+`FormatRefused`, so the proposer can step down to a simpler mode. Timeouts and refusals are
+cached too, so a resumed or replayed run takes the same steps. The API key lives only in the
 `openai` client object: it is never part of a request body, the cache or config.json.
 """
 
@@ -31,6 +36,18 @@ class LLMUnavailable(ValueError):
     resumable from its log. The message is one line."""
 
 
+class RequestTimedOut(LLMUnavailable):
+    """No reply within the request timeout: the server may be up but slower than the timeout
+    allows for this request, so resending it unchanged would not help."""
+
+
+class FormatRefused(LLMUnavailable):
+    """The server refused the request's `response_format` (e.g. HTTP 400/422 naming it)."""
+
+
+FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema")
+
+
 class ProposerStopped(Exception):
     """The LLM proposer will propose no more in this run (a cost/token cap was reached, or the
     model keeps replying with nothing usable); the search ends cleanly with what it has."""
@@ -38,11 +55,12 @@ class ProposerStopped(Exception):
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """How to reach the server and what the run may spend; none of it changes a result."""
+    """How to reach the server and what the run may spend. Only the timeout can change a
+    result (a timed-out request is asked again for less); it is saved in config.json."""
 
     base_url: str | None = None  # None: the openai package's default (api.openai.com)
     timeout: float = 120.0  # seconds per request
-    retries: int = 6  # attempts after the first, on timeouts, connection errors, 429 and 5xx
+    retries: int = 6  # attempts after the first, on connection errors, 429 and 5xx
     retry_delay: float = 2.0  # first backoff in seconds; doubles every retry, with jitter
     max_delay: float = 60.0
     price_in: float = 0.0  # USD per 1M prompt tokens
@@ -149,7 +167,10 @@ class ChatClient:
         self.cache = RunLog(Path(cache_path))
         self.seed = seed
         self.replies: dict[str, dict] = {}
-        self.usage = Usage()
+        self.usage = Usage()  # every reply of the run, cached or not
+        self.sent = Usage()  # replies this process asked the server for
+        self.timeouts = 0
+        self.refusals = 0
         for entry in self.cache.read():
             self._remember(entry)
         self._client = None
@@ -171,6 +192,12 @@ class ChatClient:
 
     def _remember(self, entry: dict) -> None:
         self.replies[entry["key"]] = entry
+        if "timed_out" in entry:
+            self.timeouts += 1
+            return
+        if "refused" in entry:
+            self.refusals += 1
+            return
         u = entry.get("usage") or {}
         self.usage = self.usage.plus(
             int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0)
@@ -187,6 +214,8 @@ class ChatClient:
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "total_tokens": self.usage.total_tokens,
+            "timed_out": self.timeouts,
+            "format_refused": self.refusals,
             "cost_usd": self.cost,
             "price_in_per_1m": self.settings.price_in,
             "price_out_per_1m": self.settings.price_out,
@@ -196,7 +225,13 @@ class ChatClient:
         """The reply to `request`, from the cache if this run asked it before."""
         key = request_key(request)
         hit = self.replies.get(key)
-        if hit is not None:
+        if hit is not None and "refused" in hit:
+            raise FormatRefused(hit["refused"])
+        if hit is not None and "timed_out" in hit:
+            # a longer --request-timeout than the one that timed out earns a new attempt
+            if self.settings.replay or hit["timed_out"] >= self.settings.timeout:
+                raise RequestTimedOut(_timed_out(self.settings, hit["timed_out"]))
+        elif hit is not None:
             return ChatReply(key, hit["content"], cached=True)
         if self.settings.replay:
             raise LLMUnavailable(
@@ -205,7 +240,14 @@ class ChatClient:
             )
         self._check_caps()
         start = time.monotonic()
-        response, attempts = self._send(request, key)
+        try:
+            response, attempts = self._send(request, key)
+        except FormatRefused as err:
+            self._log({"key": key, "request": request, "refused": str(err)})
+            raise
+        except RequestTimedOut:
+            self._log({"key": key, "request": request, "timed_out": self.settings.timeout})
+            raise
         choice = response.choices[0]
         message = getattr(choice, "message", None)
         content = getattr(message, "content", None) or ""
@@ -225,9 +267,14 @@ class ChatClient:
             "attempts": attempts,
             "seconds": round(time.monotonic() - start, 3),
         }
+        self._log(entry)
+        u = entry["usage"] or {}
+        self.sent = self.sent.plus(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
+        return ChatReply(key, content, cached=False)
+
+    def _log(self, entry: dict) -> None:
         self.cache.append(entry)
         self._remember(entry)
-        return ChatReply(key, content, cached=False)
 
     def _check_caps(self) -> None:
         s = self.settings
@@ -254,11 +301,13 @@ class ChatClient:
                 why, wait_hint = "a reply that is not a chat completion (no choices)", None
             except openai.APIStatusError as err:
                 why, retry = _status_reason(err)
+                if _refuses_format(err, request):
+                    raise FormatRefused(f"the LLM server refused response_format: {why}") from None
                 if not retry:
                     raise LLMUnavailable(f"the LLM server refused the request: {why}") from None
                 wait_hint = _retry_after(err)
             except openai.APITimeoutError:
-                why, wait_hint = f"no reply within {self.settings.timeout:g} s", None
+                raise RequestTimedOut(_timed_out(self.settings, self.settings.timeout)) from None
             except openai.APIConnectionError as err:
                 why, wait_hint = f"cannot connect ({_one_line(err)})", None
             except (openai.APIError, json.JSONDecodeError) as err:  # not a chat completion
@@ -281,6 +330,20 @@ class ChatClient:
         raise LLMUnavailable(
             f"LLM server {where} unavailable: {why} (gave up after {len(delays) + 1} attempts)"
         )
+
+
+def _timed_out(settings: ClientSettings, seconds: float) -> str:
+    where = redact_url(settings.base_url) or "the OpenAI API"
+    return f"LLM request to {where} timed out after {seconds:g} s (--request-timeout)"
+
+
+def _refuses_format(err, request: dict) -> bool:
+    """An error reply about the response_format of a request that has one (400, 422; 500 from
+    llama-cpp-python's server, which answers a field it does not know with a validation error)."""
+    if "response_format" not in request or err.status_code not in (400, 422, 500, 501):
+        return False
+    text = f"{err.message} {err.body}".lower()
+    return any(word in text for word in FORMAT_WORDS)
 
 
 def _one_line(err: BaseException) -> str:

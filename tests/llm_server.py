@@ -4,6 +4,8 @@ It stands in for a remote paid API. `POST /v1/chat/completions` answers with the
 step (a reply, an HTTP error, a slow reply, a body that is not JSON), then with `responder`'s
 text. Replies carry `usage` fields (about 4 characters per token), and the server keeps what it
 received and the usage it reported, so tests can check the client's bill against it.
+`refuse={"json_schema": 400}` refuses requests whose response_format has that type with that
+status (as servers without structured output do), so tests can watch the fallback.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ class LLMServer:
         script: Sequence[object] = (),
         responder: Callable[[dict], str] | None = None,
         fail_after: int | None = None,
+        refuse: dict[str, int] | None = None,
     ):
+        self.refuse = dict(refuse or {})
         self.script = list(script)
         self.responder = responder or (lambda body: "[]")
         self.fail_after = fail_after
@@ -96,6 +100,15 @@ class LLMServer:
                     self._send(404, {"error": {"message": "not found"}})
                     return
                 body = json.loads(raw)
+                kind = (body.get("response_format") or {}).get("type")
+                if kind in server.refuse:
+                    code = server.refuse[kind]
+                    with server._lock:
+                        server.bodies.append(body)
+                        server.statuses.append(code)
+                    message = f"response_format type {kind!r} is not supported"
+                    self._send(code, {"error": {"message": message, "type": "invalid_request"}})
+                    return
                 step = server._next(body, self.headers.get("Authorization", ""))
                 self._answer(step, body)
 
@@ -239,6 +252,8 @@ def pool_responder(pool: Sequence[str]) -> Callable[[dict], str]:
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
         start = int.from_bytes(digest[:4], "big") % len(pool)
         laws = [pool[(start + i) % len(pool)] for i in range(ask)]
+        if body.get("response_format"):  # constrained: exactly the JSON object asked for
+            return json.dumps({"laws": [candidate(x) for x in laws]})
         items = json.dumps([candidate(x) for x in laws], indent=1)
         return f"Here are {ask} candidates.\n```json\n{items}\n```\nEach one extrapolates."
 

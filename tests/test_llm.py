@@ -20,12 +20,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_errors import assert_user_error
-from llm_server import LLMServer, Reply, candidate, law_pool, pool_responder
+from llm_server import LLMServer, Reply, Slow, candidate, law_pool, pool_responder
 
 from sldagent.cli import main
 from sldagent.law import parse_law
 from sldagent.llm_client import ChatClient, ClientSettings, ProposerStopped
-from sldagent.search.llm import LLMConfig, LLMProposer, Shown, laws_to_show, request_seed
+from sldagent.search.llm import (
+    LLMConfig,
+    LLMProposer,
+    LLMTimedOut,
+    Shown,
+    laws_to_show,
+    request_seed,
+)
 from sldagent.search.loop import TIMING_FIELDS, Search, SearchConfig
 from sldagent.search.population import Entry, Population
 from sldagent.search.runlog import RunLog
@@ -528,3 +535,211 @@ def test_replay_of_a_csv_task_run_carries_its_task(tmp_path: Path):
     assert code == 0, err
     assert (again / "task.toml").read_text() == (run / "task.toml").read_text()
     assert history(again) == history(run)
+
+
+# ----------------------------------------------------------------- structured replies, issue 16
+
+CSV = Path(__file__).resolve().parents[1] / "examples" / "chinchilla_like.csv"
+CUSTOM = ("--csv", str(CSV), "--features", "N,D", "--target", "loss", "--group", "model")
+CUSTOM += ("--extrapolate", "N>=1e9")
+
+
+def csv_args(run: Path, url: str, budget: int, *extra: str) -> tuple[str, ...]:
+    return (
+        "discover", *CUSTOM, "--proposer", "llm", "--base-url", url, "--model", "test",
+        "--budget", str(budget), "--run-dir", str(run), "--jobs", "1", "--quiet", *extra,
+    )  # fmt: skip
+
+
+def csv_pool():
+    return pool_responder(law_pool(("N", "D"), 6))
+
+
+def replay(run: Path, again: Path, *extra: str) -> tuple[int, str, str]:
+    return call("discover", "--replay", str(run), "--run-dir", str(again), "--jobs", "1",
+                "--quiet", *extra)  # fmt: skip
+
+
+def test_requests_carry_the_reply_schema(vocab, tmp_path: Path):
+    task, train = vocab
+    with LLMServer(script=[Reply(json.dumps({"laws": [{"law": GOOD}]}))]) as server:
+        (got,) = propose(make_proposer(train, server, tmp_path, max_requests=1), n=3)
+    fmt = server.bodies[0]["response_format"]
+    assert fmt["type"] == "json_schema"
+    schema = fmt["json_schema"]["schema"]
+    assert schema["required"] == ["laws"] and schema["properties"]["laws"]["maxItems"] == 3
+    item = schema["properties"]["laws"]["items"]
+    assert item["required"] == ["law", "rationale"] and set(item["properties"]) == {
+        "law", "params", "loss", "log_target", "rationale",
+    }  # fmt: skip
+    pattern = re.compile(item["properties"]["law"]["pattern"])
+    assert pattern.match(GOOD) and not pattern.match("E + c") and not pattern.match("4D")
+    assert got.law.key == parse_law(GOOD, task.features, task.targets).key
+
+
+def test_a_refused_schema_falls_back_to_json_object_then_text_recorded_and_replayed(
+    tmp_path: Path,
+):
+    run, again = tmp_path / "run", tmp_path / "again"
+    with LLMServer(responder=csv_pool(), refuse={"json_schema": 400, "json_object": 422}) as s:
+        code, out, err = call(*csv_args(run, s.url, 8))
+    assert code == 0, err
+    kinds = [(b.get("response_format") or {}).get("type") for b in s.bodies]
+    assert kinds[:3] == ["json_schema", "json_object", None] and set(kinds[3:]) == {None}
+    assert s.statuses[:3] == [400, 422, 200]
+    replies = json.loads((run / "config.json").read_text())["llm_replies"]
+    assert replies["reply_format_asked"] == "json_schema"
+    assert replies["reply_format_used"] == "text"
+    assert [r.split(":")[0] for r in replies["format_refusals"]] == ["json_schema", "json_object"]
+    assert replies["replies"] == len(s.bodies) - 2 and replies["laws_accepted"] >= 8
+    assert replies["accepted_share"] == replies["replies_with_accepted_law"] / replies["replies"]
+    assert "reply format text (json_schema refused)" in out
+    code, _, err = replay(run, again)  # the cached refusals take the same steps, no server
+    assert code == 0, err
+    assert history(again) == history(run)
+
+
+def test_finding1_a_fragment_or_a_law_without_a_feature_is_refused(vocab, tmp_path: Path):
+    """A 135M model's broken JSON made `["exponential"]` (nested in a broken object) and
+    "L0" the reported best laws; neither is a candidate now, and the log says why."""
+    _, train = vocab
+    broken = '{"type": "law", "forms": ["exponential"], "labels": ["L0", "L1"], "law": E + A'
+    script = [Reply(broken), Reply(json.dumps(["exponential", {"law": "L0 + c*2"}, GOOD]))]
+    with LLMServer(script=script) as server:
+        got = propose(make_proposer(train, server, tmp_path, max_requests=2))
+    assert [c.text for c in got] == [parse_law(GOOD, train.task.features, ["loss"]).text] or (
+        len(got) == 1
+    )
+    log = rejected(tmp_path)
+    assert "fragments, not candidates" in log[0]["reason"]
+    assert [r["law"] for r in log[1:]] == ["exponential", "L0 + c*2"]
+    assert all("uses no feature" in r["reason"] for r in log[1:])
+
+
+def test_finding2_a_timed_out_request_is_asked_again_for_less(vocab, tmp_path: Path, caplog):
+    task, train = vocab
+    pool = law_pool(task.features, task.param_budget)
+    with LLMServer(script=[Slow(2.0)], responder=pool_responder(pool)) as server:
+        settings = ClientSettings(base_url=server.url, retry_delay=0.01, timeout=0.5)
+        chat = ChatClient(settings, tmp_path / "llm_cache.jsonl", api_key="k")
+        proposer = LLMProposer(
+            train, LLMConfig(model="test", max_tokens=1000), chat, 0, tmp_path / "rej.jsonl"
+        )
+        got = propose(proposer)
+    first, second = server.bodies[:2]
+    assert first["max_tokens"] == 1000 and second["max_tokens"] == 500
+    assert "Propose 8 new laws" in first["messages"][1]["content"]
+    assert "Propose 4 new laws" in second["messages"][1]["content"]
+    assert len(got) == 8 and proposer.stats()["timeouts"] == 1
+    assert "timed out after 0.5 s" in caplog.text and "unavailable" not in caplog.text
+
+    with LLMServer(script=[Slow(2.0)] * 6) as slow:  # slower than any request: a clear end
+        settings = ClientSettings(base_url=slow.url, timeout=0.3)
+        chat = ChatClient(settings, tmp_path / "slow.jsonl", api_key="k")
+        proposer = LLMProposer(train, LLMConfig(model="test", max_tokens=512), chat, 0)
+        with pytest.raises(LLMTimedOut) as err:
+            propose(proposer)
+    asked = [(b["max_tokens"], re.search(r"Propose (\d+)", b["messages"][1]["content"])[1])
+             for b in slow.bodies]  # fmt: skip
+    assert asked == [(512, "8"), (256, "4"), (256, "2"), (256, "1")]  # never the same twice
+    assert "timed out after 0.3 s" in str(err.value) and "unavailable" not in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def failed_run(tmp_path_factory) -> Path:
+    """A CSV-task LLM run stopped by an outage after 2 replies (resumable)."""
+    run = tmp_path_factory.mktemp("failed") / "run"
+    with LLMServer(responder=csv_pool(), fail_after=2) as down:
+        code, _, err = call(*csv_args(run, down.url, 40, "--retries", "0"))
+    assert code == 2 and "HTTP 503" in err
+    return run
+
+
+def test_finding3_resume_honours_max_tokens_and_records_from_where(
+    failed_run: Path, tmp_path: Path
+):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(failed_run, run)
+    start = 1 + max(r["generation"] for r in RunLog(run / "candidates.jsonl").read())
+    with LLMServer(responder=csv_pool()) as server:
+        code, out, err = call(
+            "discover", "--resume", str(run), "--base-url", server.url, "--max-tokens", "900",
+            "--jobs", "1", "--quiet",
+        )  # fmt: skip
+    assert code == 0, err
+    assert server.bodies and {b["max_tokens"] for b in server.bodies} == {900}
+    assert f"--max-tokens 900 from generation {start} on" in err
+    llm = json.loads((run / "config.json").read_text())["search"]["llm"]
+    assert llm["max_tokens"] == 4096  # what the part already run used
+    assert llm["changes"] == [{"from_generation": start, "max_tokens": 900}]
+    before = len(RunLog(failed_run / "candidates.jsonl").read())
+    assert len(RunLog(run / "candidates.jsonl").read()) > before and (run / "best.json").exists()
+    code, _, err = replay(run, tmp_path / "again")  # the recorded change replays exactly
+    assert code == 0, err
+    assert history(tmp_path / "again") == history(run)
+
+
+def test_finding4_a_mix_run_goes_on_when_the_llm_runs_dry(tmp_path: Path, data_root: Path):
+    task = load_task(TASK)
+    train = load_train(task, data_root)
+    config = SearchConfig(
+        budget=40, proposer="mix", llm=LLMConfig(model="test", max_requests=2, patience=2)
+    )
+    run = tmp_path / "mix"
+    with LLMServer(responder=lambda body: "I cannot propose laws.") as server:
+        chat = ChatClient(ClientSettings(base_url=server.url), run / "llm_cache.jsonl")
+        result = Search(task, train, config, run, chat).run(jobs=1)
+    assert result.candidates == 40 and result.stopped is None
+    assert len(server.bodies) == 2  # the proposer stopped after its patience ran out
+    records = RunLog(run / "candidates.jsonl").read()
+    assert len(records) == 40 and {r["proposer"] for r in records} == {"symbolic"}
+    replies = json.loads((run / "config.json").read_text())["llm_replies"]
+    assert "last 2 replies held no usable new law" in replies["llm_stopped"]
+
+
+def test_finding5_no_law_accepted_names_the_refusals(tmp_path: Path):
+    run = tmp_path / "run"
+    with LLMServer(responder=lambda body: json.dumps({"laws": [{"law": "L0"}]})) as server:
+        code, _, err = call(*csv_args(run, server.url, 16))
+    assert_user_error(code, err, "no law was accepted", "llm_rejected.jsonl", "8 replies")
+    assert "candidates.jsonl" not in err and not (run / "candidates.jsonl").exists()
+    assert len(rejected(run)) == 8 and "uses no feature" in rejected(run)[0]["reason"]
+
+
+def test_finding6_replaying_a_failed_run_points_at_the_original_run(
+    failed_run: Path, tmp_path: Path
+):
+    again = tmp_path / "again"
+    code, _, err = replay(failed_run, again)
+    assert_user_error(code, err, "no cached reply", f"--resume {failed_run}")
+    assert f"--resume {again}" not in err
+
+
+def test_finding7_a_replay_prints_cached_tokens_as_cached(tmp_path: Path):
+    run, again = tmp_path / "run", tmp_path / "again"
+    with LLMServer(responder=csv_pool()) as server:
+        code, out, err = call(*csv_args(run, server.url, 8, "--json"))
+    assert code == 0, err
+    assert f"LLM         {server.replies} requests, {server.prompt_tokens} prompt" in out
+    code, out2, err = replay(run, again, "--json")
+    assert code == 0, err
+    line = next(x for x in out2.splitlines() if x.startswith("LLM  "))
+    assert line.startswith("LLM         0 requests sent (replay); the cached replies cost the")
+    assert f"{server.replies} requests, {server.prompt_tokens} prompt" in line
+    summary = json.loads(out2.strip().splitlines()[-1])
+    assert summary["llm_sent"]["requests"] == 0
+    assert summary["llm_usage"]["requests"] == server.replies
+
+
+def test_finding2_a_run_that_keeps_timing_out_says_so_in_one_line(tmp_path: Path):
+    run = tmp_path / "run"
+    with LLMServer(script=[Slow(2.0)] * 4) as server:
+        code, _, err = call(
+            *csv_args(run, server.url, 8, "--request-timeout", "0.3", "--max-tokens", "256")
+        )
+    assert_user_error(code, err, "timed out after 0.3 s", "--request-timeout SECONDS")
+    assert "unavailable" not in err and len(server.bodies) == 4
+    assert len({json.dumps(b, sort_keys=True) for b in server.bodies}) == 4  # all different
+    assert json.loads((run / "config.json").read_text())["llm_usage"]["timed_out"] == 4

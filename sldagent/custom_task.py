@@ -37,6 +37,7 @@ from sldagent.task import (
     load_task,
     single_group_column,
     split_validation,
+    usable_column_name,
 )
 
 VALIDATION_FRACTION = 0.2  # share of training rows (per group) the default rule rehearses on
@@ -111,10 +112,11 @@ def check_column_names(features, targets, group: str | None, where: str) -> None
     if len(set(columns)) != len(columns):
         raise DataError(f"{where}: group, features and targets must be distinct columns")
     for column in columns:
-        if not column.isidentifier() or keyword.iskeyword(column) or column in FUNCTIONS:
+        if not usable_column_name(column):
             raise DataError(
                 f"{where}: column '{column}' cannot be used: laws name columns, so each must be "
-                f"a plain identifier other than {', '.join(sorted(FUNCTIONS))}; rename it"
+                "an ASCII name (a letter, then letters, digits or _), not a keyword nor "
+                f"{', '.join(sorted(FUNCTIONS))}; rename it"
             )
 
 

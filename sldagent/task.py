@@ -48,8 +48,20 @@ SINGLE_GROUP = "all"  # the group name of every row when a custom task has no gr
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 DEFAULT_DATA_ROOT = Path("data") / "experiments"
 DATA_HINT = "pass --data-dir, set SLDAGENT_DATA, or run `sldagent data pull`"
+_COLUMN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # what a law can name: ASCII, no leading _
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _NOT_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+
+
+def usable_column_name(column: str) -> bool:
+    """Whether a law can name the column: an ASCII letter, then ASCII letters, digits or _
+    (Python would fold a fullwidth 'Ｎ' into 'N'; '_x' is not a law name), no keyword and no
+    law function."""
+    return (
+        bool(_COLUMN_NAME.fullmatch(column))
+        and not keyword.iskeyword(column)
+        and (column not in FUNCTIONS)
+    )
 
 
 class DataError(ValueError):
@@ -243,8 +255,12 @@ class _TaskReader:
         if len(set(columns)) != len(columns):
             raise self.fail("features", "group, features and targets must be distinct columns")
         for column in columns:
-            if not column.isidentifier() or keyword.iskeyword(column) or column in FUNCTIONS:
-                raise self.fail("features", f"column '{column}' must be a plain identifier")
+            if not usable_column_name(column):
+                raise self.fail(
+                    "features",
+                    f"column '{column}' must be an ASCII name a law can use (a letter, then "
+                    "letters, digits or _; not a keyword or a law function); rename it",
+                )
         budget = self.get(data, "param_budget", "", int, None)
         if budget is not None and budget < 1:
             raise self.fail("param_budget", "must be >= 1; omit the key for no limit")
@@ -396,10 +412,16 @@ class _TaskReader:
         return float(value[0]), float(value[1])
 
     def formula_names(self, text: str, features, params) -> set[str]:
+        from sldagent.law import LawError, check_text  # law.py pulls in sympy
+
         try:
-            tree = ast.parse(text.strip(), mode="eval")
+            tree = ast.parse(check_text(text, "human.formula").strip(), mode="eval")
+        except LawError as exc:
+            raise self.fail("human.formula", str(exc)) from None
         except SyntaxError as exc:
             raise self.fail("human.formula", f"not a valid expression ({exc.msg})") from exc
+        except (RecursionError, MemoryError, ValueError) as exc:
+            raise self.fail("human.formula", f"cannot be parsed ({type(exc).__name__})") from None
         names = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):

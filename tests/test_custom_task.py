@@ -346,3 +346,17 @@ def test_a_column_named_like_a_law_function_is_refused(capsys, tmp_path: Path):
         capsys, "discover", "--csv", str(path), "--features", "exp", "--target", "loss"
     )
     assert_user_error(code, err, "column 'exp' cannot be used")
+
+
+# ----------------------------------------------------------------- issue 15 findings
+
+
+@pytest.mark.parametrize("name", ["_N", "Ｎ2", "Né"])
+def test_finding09_finding13_csv_columns_a_law_cannot_name_are_refused(capsys, tmp_path, name):
+    """'_N' can never appear in a law; Python would fold a fullwidth 'Ｎ2' into 'N2'."""
+    path = write_runs(tmp_path / "r.csv")
+    path.write_text(path.read_text().replace("model,N,", f"model,{name},", 1))
+    code, _, err = run(
+        capsys, "init-task", "--csv", str(path), "--features", f"{name},D", "--target", "loss"
+    )
+    assert_user_error(code, err, str(path), f"column '{name}' cannot be used", "ASCII")

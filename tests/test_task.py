@@ -513,3 +513,38 @@ def test_a_task_name_that_is_not_an_identifier_is_refused(tiny_toml, tmp_path):
     bad.write_text(tiny_toml.read_text().replace('name = "tiny_task"', 'name = "../escape"'))
     with pytest.raises(DataError, match="identifier"):
         load_task(bad)
+
+
+# ----------------------------------------------------------------- issue 15 findings
+
+
+def _cli_error_on(path: Path, tiny_root: Path, *needles: str) -> None:
+    """`sldagent evaluate` on the task file fails with one line naming the file and needles."""
+    from cli_errors import assert_user_error
+    from conftest import run_cli
+
+    code, _, err = run_cli("evaluate", str(path), "--law", "E", "--data-dir", str(tiny_root))
+    assert_user_error(code, err, str(path), *needles)
+
+
+def test_finding04_a_huge_human_formula_is_a_one_line_error(tiny_toml, tiny_root, tmp_path):
+    """A 1 MB formula used to reach ast.parse before the length limit: RecursionError."""
+    path = tmp_path / "task.toml"
+    huge = "E + A * size**(-alpha) + B * mix" + " + (" * 250_000 + "E" + ")" * 250_000
+    path.write_text(
+        tiny_toml.read_text().replace('"E + A * size**(-alpha) + B * mix"', f'"{huge}"')
+    )
+    assert "'human.formula'" in _error(load_task, path)
+    _cli_error_on(path, tiny_root, "'human.formula'", "characters (limit 4000)")
+
+
+@pytest.mark.parametrize("name", ["_mix", "ｍix", "mïx"])
+def test_finding09_finding13_columns_a_law_cannot_name_are_refused(
+    name, tiny_toml, tiny_root, tmp_path
+):
+    """'_mix' could never appear in a law; 'ｍix' would be folded to 'mix' by Python."""
+    path = tmp_path / "task.toml"
+    text = tiny_toml.read_text().replace("[columns.mix]", f'[columns."{name}"]')
+    path.write_text(text.replace("mix", name))
+    assert f"column '{name}'" in _error(load_task, path)
+    _cli_error_on(path, tiny_root, f"column '{name}'", "ASCII")

@@ -34,6 +34,8 @@ from sldagent.task import (
     Task,
     ValidationRule,
     _canonical,
+    check_target_scale,
+    check_targets_vary,
     load_task,
     single_group_column,
     split_validation,
@@ -205,6 +207,7 @@ def numeric_frame(
     if problems:
         raise DataError(f"{where}: {'; '.join(problems)}; fill them in or remove those rows")
     frame = pd.DataFrame(out)
+    check_target_scale(frame, targets, where, list(raw.index))
     group_column = group or single_group_column(tuple(features), tuple(targets))
     if not group:
         frame.insert(0, group_column, SINGLE_GROUP)
@@ -290,7 +293,7 @@ def split_rows(task: Task, frame: pd.DataFrame, where: str) -> tuple[Dataset, Da
             "to fit; choose a threshold that keeps the smaller runs for training"
         )
     path = source.csv
-    train = Dataset(task, frame[~mask].reset_index(drop=True), path, "train")
+    train = check_targets_vary(Dataset(task, frame[~mask].reset_index(drop=True), path, "train"))
     test = Dataset(task, frame[mask].reset_index(drop=True), path, "test")
     _check_groups(train, test, where)
     return train, test

@@ -32,7 +32,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -483,7 +483,41 @@ def load_train(task: Task | str, root: str | os.PathLike[str]) -> Dataset:
 
         return load_rows(task, "train")
     path = Path(root) / task.name / "train.csv"
-    return Dataset(task, read_table(task, path), path, "train")
+    return check_targets_vary(Dataset(task, read_table(task, path), path, "train"))
+
+
+def check_targets_vary(train: Dataset) -> Dataset:
+    """The training rows, if every target varies over them: a constant target leaves nothing to
+    fit (the law was `c0`, validation R² -inf). A target constant inside one group is allowed:
+    scores are in units of the target's variance over all training rows."""
+    for target in train.task.targets:
+        values = train.frame[target].to_numpy(dtype=float)
+        if len(values) and values.min() == values.max():
+            raise DataError(
+                f"{train.path}: target column '{target}' is {values[0]:g} in all {len(values)} "
+                "training rows, so there is nothing to fit; choose a target that varies"
+            )
+    return train
+
+
+def check_target_scale(frame: pd.DataFrame, targets, where: str, rows: Sequence) -> None:
+    """Refuse a target whose largest magnitude is outside [1/TARGET_LIMIT, TARGET_LIMIT]:
+    its squared errors overflow (or underflow) float64 and every fit silently fails. Rescaling
+    inside would change the meaning of the law's constants, so the user rescales, knowingly."""
+    from sldagent.metrics import TARGET_LIMIT
+
+    for target in targets:
+        values = frame[target].to_numpy(dtype=float)
+        size = np.abs(values)
+        top = float(size.max()) if len(size) else 0.0
+        if top > TARGET_LIMIT or 0 < top < 1 / TARGET_LIMIT:
+            at = int(size.argmax())
+            raise DataError(
+                f"{where}: target column '{target}' reaches {values[at]:g} (row {rows[at]}); "
+                f"a target's largest magnitude must lie between {1 / TARGET_LIMIT:g} and "
+                f"{TARGET_LIMIT:g} for its squared errors to stay finite: rescale the column "
+                "(e.g. divide it by a power of 10) and read the law in those units"
+            )
 
 
 def load_test(task: Task | str, root: str | os.PathLike[str]) -> Dataset:
@@ -556,6 +590,7 @@ def _read_rows(task: Task, path: Path) -> pd.DataFrame:
     frame[task.group] = frame[task.group].astype(object)
     numeric = [*task.features, *task.targets]
     frame[numeric] = frame[numeric].astype(np.float64)
+    check_target_scale(frame, task.targets, str(path), range(1, len(frame) + 1))
     return frame
 
 

@@ -360,3 +360,32 @@ def test_finding09_finding13_csv_columns_a_law_cannot_name_are_refused(capsys, t
         capsys, "init-task", "--csv", str(path), "--features", f"{name},D", "--target", "loss"
     )
     assert_user_error(code, err, str(path), f"column '{name}' cannot be used", "ASCII")
+
+
+def _scaled_runs(path: Path, factor: float) -> Path:
+    """write_runs with the loss multiplied by factor (constant 2.5 when factor is 0)."""
+    write_runs(path)
+    lines = path.read_text().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        cells[3] = "2.5" if factor == 0 else f"{float(cells[3]) * factor:.6g}"
+        out.append(",".join(cells))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("factor", [1e160, 1e300, 1e-160])
+def test_finding05_a_target_out_of_float_range_is_refused(capsys, tmp_path: Path, factor):
+    """Targets near 1e160 used to give law c0 = 0, R² nan and numpy warnings, silently."""
+    path = _scaled_runs(tmp_path / "r.csv", factor)
+    code, _, err = run(capsys, *csv_args(path, "--budget", "4", "--run-dir", str(tmp_path / "r")))
+    assert_user_error(code, err, str(path), "target column 'loss'", "1e-150 and 1e+150", "rescale")
+    assert task_from_csv(_scaled_runs(tmp_path / "ok.csv", 1e140), "N,D", "loss", "model")
+
+
+def test_finding10_a_constant_target_is_refused(capsys, tmp_path: Path):
+    """A constant target used to give law c0, validation R² -inf and test R² 1.0."""
+    path = _scaled_runs(tmp_path / "r.csv", 0)
+    code, _, err = run(capsys, *csv_args(path, "--budget", "4", "--run-dir", str(tmp_path / "r")))
+    assert_user_error(code, err, str(path), "target column 'loss' is 2.5 in all 60 training rows")

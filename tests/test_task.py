@@ -519,12 +519,12 @@ def test_a_task_name_that_is_not_an_identifier_is_refused(tiny_toml, tmp_path):
 
 
 def _cli_error_on(path: Path, tiny_root: Path, *needles: str) -> None:
-    """`sldagent evaluate` on the task file fails with one line naming the file and needles."""
+    """`sldagent evaluate` on the task file fails with one line holding the needles."""
     from cli_errors import assert_user_error
     from conftest import run_cli
 
     code, _, err = run_cli("evaluate", str(path), "--law", "E", "--data-dir", str(tiny_root))
-    assert_user_error(code, err, str(path), *needles)
+    assert_user_error(code, err, *needles)
 
 
 def test_finding04_a_huge_human_formula_is_a_one_line_error(tiny_toml, tiny_root, tmp_path):
@@ -535,7 +535,7 @@ def test_finding04_a_huge_human_formula_is_a_one_line_error(tiny_toml, tiny_root
         tiny_toml.read_text().replace('"E + A * size**(-alpha) + B * mix"', f'"{huge}"')
     )
     assert "'human.formula'" in _error(load_task, path)
-    _cli_error_on(path, tiny_root, "'human.formula'", "characters (limit 4000)")
+    _cli_error_on(path, tiny_root, str(path), "'human.formula'", "characters (limit 4000)")
 
 
 @pytest.mark.parametrize("name", ["_mix", "ｍix", "mïx"])
@@ -547,4 +547,27 @@ def test_finding09_finding13_columns_a_law_cannot_name_are_refused(
     text = tiny_toml.read_text().replace("[columns.mix]", f'[columns."{name}"]')
     path.write_text(text.replace("mix", name))
     assert f"column '{name}'" in _error(load_task, path)
-    _cli_error_on(path, tiny_root, f"column '{name}'", "ASCII")
+    _cli_error_on(path, tiny_root, str(path), f"column '{name}'", "ASCII")
+
+
+@pytest.mark.parametrize(
+    ("rows", "row"),
+    [((2, 1e160, 5), 2), ((2, -1e300, 5), 2), ((2e-160, 3e-160, 1e-160), 2)],
+)
+def test_finding05_a_task_target_out_of_float_range_is_refused(rows, row, tiny_toml, tiny_root):
+    """At |target| ~ 1e160 squared errors overflow: the search fitted c0 = 0 with R² nan."""
+    lines = [f"b,{size},0.5,{loss:g}" for size, loss in zip((1, 2, 4), rows, strict=True)]
+    (tiny_root / "tiny_task" / "train.csv").write_text(HEADER + "\n".join(lines) + "\n")
+    toml = Path(str(tiny_root)) / "signed.toml"
+    toml.write_text(tiny_toml.read_text().replace("positive = true", "positive = false"))
+    message = _error(load_train, load_task(toml), tiny_root)
+    assert "target column 'loss'" in message and f"(row {row})" in message, message
+    _cli_error_on(toml, tiny_root, "train.csv", "target column 'loss'", "1e-150 and 1e+150")
+
+
+def test_finding10_a_constant_task_target_is_refused(tiny_toml, tiny_root):
+    """A constant target gave law c0, validation R² -inf, test R² 1.0."""
+    (tiny_root / "tiny_task" / "train.csv").write_text(HEADER + "b,1,0,2\nb,2,1,2\nb,4,0,2\n")
+    message = _error(load_train, load_task(tiny_toml), tiny_root)
+    assert "target column 'loss' is 2 in all 3 training rows" in message
+    _cli_error_on(tiny_toml, tiny_root, "train.csv", "is 2 in all 3 training rows")

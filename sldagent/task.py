@@ -31,6 +31,7 @@ import keyword
 import math
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,11 @@ def usable_column_name(column: str) -> bool:
         and not keyword.iskeyword(column)
         and (column not in FUNCTIONS)
     )
+
+
+class DataWarning(UserWarning):
+    """Data the search can use, though not as the user may expect; one line saying where, what
+    and what to do (the CLI prints it as `sldagent: warning: ...`)."""
 
 
 class DataError(ValueError):
@@ -615,6 +621,15 @@ def _check_header(task: Task, path: Path, header: list[str]) -> None:
             )
 
 
+def underflows(text: str, value: float) -> bool:
+    """A nonzero number written in text that float64 reads as 0 or as a subnormal (below
+    2.2e-308, where digits are lost): 1e-400 would silently become 0."""
+    if value != 0 and abs(value) >= sys.float_info.min:
+        return False
+    mantissa = re.split(r"[eE]", text, maxsplit=1)[0]
+    return any(c in "123456789" for c in mantissa)
+
+
 def _cell(task: Task, column: str, cell: str, where: str) -> str | float:
     if column == task.group:
         if not cell.strip():
@@ -631,6 +646,11 @@ def _cell(task: Task, column: str, cell: str, where: str) -> str | float:
     value = float(text)
     if not math.isfinite(value):
         raise DataError(f"{where}: '{text}' overflows a float64; fix or remove the row")
+    if underflows(text, value):
+        raise DataError(
+            f"{where}: '{text}' underflows a float64 (it would be read as {value:g}); "
+            "fix or remove the row, or rescale the column"
+        )
     if value <= 0 and column in task.positive:
         raise DataError(
             f"{where}: value {text} must be > 0 (declared positive: a law may take its log "

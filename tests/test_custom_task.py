@@ -389,3 +389,31 @@ def test_finding10_a_constant_target_is_refused(capsys, tmp_path: Path):
     path = _scaled_runs(tmp_path / "r.csv", 0)
     code, _, err = run(capsys, *csv_args(path, "--budget", "4", "--run-dir", str(tmp_path / "r")))
     assert_user_error(code, err, str(path), "target column 'loss' is 2.5 in all 60 training rows")
+
+
+def test_finding08_a_non_positive_feature_value_is_reported_at_load(capsys, runs_csv: Path):
+    """One 0 in N silently dropped every log and power of N (test R² 0.995 became 0.50)."""
+    edit_cell(runs_csv, 7, "N", "0")
+    edit_cell(runs_csv, 9, "N", "-3")
+    code, out, err = run(capsys, "init-task", *csv_args(runs_csv)[1:], "--group", "model")
+    assert code == 0, err
+    assert err.splitlines() == [
+        f"sldagent: warning: {runs_csv}: feature column 'N' has 2 non-positive values (rows 7, "
+        "9), so no law will take its log or a power of it; if those rows are mistakes, fix or "
+        "remove them"
+    ]
+    assert "positive = false" in out.split("[columns.N]")[1].split("[columns.D]")[0]
+    edit_cell(runs_csv, 7, "N", "1e6")
+    edit_cell(runs_csv, 9, "N", "1e7")
+    code, _, err = run(capsys, "init-task", *csv_args(runs_csv)[1:], "--group", "model")
+    assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize("cell", ["1e-400", "-2e-330", "1e400"])
+def test_finding08_a_number_float64_cannot_hold_is_refused(capsys, runs_csv: Path, cell):
+    """1e-400 used to be read as 0 while 1e400 was refused."""
+    edit_cell(runs_csv, 4, "D", cell)
+    code, _, err = run(capsys, "init-task", *csv_args(runs_csv)[1:])
+    assert_user_error(
+        code, err, str(runs_csv), f"column 'D' has 1 out-of-float64-range value (rows 4: '{cell}')"
+    )

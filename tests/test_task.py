@@ -571,3 +571,13 @@ def test_finding10_a_constant_task_target_is_refused(tiny_toml, tiny_root):
     message = _error(load_train, load_task(tiny_toml), tiny_root)
     assert "target column 'loss' is 2 in all 3 training rows" in message
     _cli_error_on(tiny_toml, tiny_root, "train.csv", "is 2 in all 3 training rows")
+
+
+@pytest.mark.parametrize("cell", ["1e-400", "-3e-320"])
+def test_finding08_a_task_csv_number_that_underflows_is_refused(cell, tiny_toml, tiny_root):
+    """1e-400 used to be read as 0 while 1e999 was refused as an overflow."""
+    path = tiny_root / "tiny_task" / "train.csv"
+    path.write_text(HEADER + f"b,1,0,2\nb,2,{cell},3\n")
+    message = _error(load_train, load_task(tiny_toml), tiny_root)
+    assert "row 2" in message and "column 'mix'" in message and "underflows" in message
+    _cli_error_on(tiny_toml, tiny_root, str(path), "row 2", f"'{cell}' underflows")

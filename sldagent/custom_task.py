@@ -439,13 +439,27 @@ def run_config(run_dir: Path) -> dict:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise ValueError(f"{path} not found: give a run directory made by `sldagent discover`")
-    config = json.loads(path.read_text())
+    config = read_run_file(path, ("task", "search", "features", "targets"))
     if config.get("holdout"):
         raise ValueError(
             f"{run_dir} is a `sldagent holdout` run (fitted without the validation slice): "
             "use a `sldagent discover` run"
         )
     return config
+
+
+def read_run_file(path: Path, required: tuple[str, ...]) -> dict:
+    """A run directory's JSON file (config.json, best.json) holding the `required` keys; a
+    damaged one is a one-line error naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise ValueError(f"{path}: damaged, not valid JSON ({why}); start a new run") from None
+    missing = [k for k in required if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise ValueError(f"{path}: damaged, no '{missing[0]}' entry; start a new run")
+    return data
 
 
 def run_task(run_dir: Path) -> Task:

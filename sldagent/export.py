@@ -12,6 +12,7 @@ from pathlib import Path
 
 import sympy
 
+from sldagent.custom_task import read_run_file
 from sldagent.law import parse_law
 
 FORMATS = ("latex", "json", "python", "sympy")
@@ -37,7 +38,7 @@ def read_best(run_dir: Path) -> dict:
             f"{path} not found: the run has not finished; resume it with "
             f"`sldagent discover --resume {run_dir}`"
         )
-    return json.loads(path.read_text())
+    return read_run_file(path, ("law", "params"))
 
 
 def _law(best: dict, features: list[str], targets: list[str]):

@@ -417,3 +417,24 @@ def test_finding08_a_number_float64_cannot_hold_is_refused(capsys, runs_csv: Pat
     assert_user_error(
         code, err, str(runs_csv), f"column 'D' has 1 out-of-float64-range value (rows 4: '{cell}')"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("config.json", "{ broken", "not valid JSON"),
+        ("config.json", "[]", "no 'task' entry"),
+        ("best.json", "", "not valid JSON"),
+        ("best.json", '{"hello": 1}', "no 'law' entry"),
+    ],
+)
+def test_finding13_a_damaged_run_file_is_named(capsys, tmp_path: Path, name, content, needle):
+    """A damaged best.json or config.json used to give json's message without the file."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = {"task": "t", "search": {}, "features": ["N"], "targets": ["loss"]}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / "best.json").write_text('{"law": "c0", "params": {}}')
+    (run_dir / name).write_text(content)
+    code, _, err = run(capsys, "export", str(run_dir), "--format", "json")
+    assert_user_error(code, err, str(run_dir / name), "damaged", needle)

@@ -554,6 +554,20 @@ def test_finding11_seed_human_with_a_refused_human_law_is_a_one_line_error(
     assert "seeded" not in out and not (run_dir / "candidates.jsonl").exists()
 
 
+@pytest.mark.parametrize("limit", ["0", "1e-9"])
+def test_finding13_time_limit_zero_says_nothing_was_evaluated(
+    limit: str, tmp_path: Path, data_root: Path
+):
+    """--time-limit 0 used to end with 'see candidates.jsonl', a file that did not exist."""
+    run_dir = tmp_path / "run"
+    code, _, err = call(
+        "discover", TASK, "--budget", "4", "--time-limit", limit, "--quiet", "--jobs", "1",
+        "--run-dir", str(run_dir), "--data-dir", str(data_root),
+    )  # fmt: skip
+    assert_user_error(code, err, "--time-limit")
+    assert "candidates.jsonl" not in err
+
+
 def test_cli_unknown_task_is_a_one_line_error(tmp_path: Path, data_root: Path):
     code, _, err = call(
         "discover",

@@ -526,6 +526,12 @@ class Search:
         """Choose among the best-fitness candidates (search/choice.py), refit the chosen one on
         all training rows and write best.json / best.tex."""
         records = {r["id"]: r for r in self.log.read()}
+        if not records:
+            raise ValueError(
+                f"no candidate was evaluated in {self.run_dir} "
+                f"({self.stopped or 'the time limit ran out first, or no law was proposed'}); "
+                "give a longer --time-limit"
+            )
         if self.population.best() is None:
             raise ValueError(
                 f"no candidate could be fitted in {self.run_dir}; see candidates.jsonl"

@@ -306,7 +306,7 @@ def split_rows(task: Task, frame: pd.DataFrame, where: str) -> tuple[Dataset, Da
     not all, every group keeps training rows, enough to fit the parameter budget."""
     source = task.source
     rule = source.extrapolate
-    frame = _canonical(task, frame)
+    frame = _canonical(task, frame.reset_index(drop=True))  # labels may repeat (a DataFrame's)
     mask = np.zeros(len(frame), dtype=bool) if rule is None else rule.mask(frame)
     if rule is not None and not mask.any():
         ranges = ", ".join(

@@ -527,15 +527,20 @@ def _cli_error_on(path: Path, tiny_root: Path, *needles: str) -> None:
     assert_user_error(code, err, *needles)
 
 
-def test_finding04_a_huge_human_formula_is_a_one_line_error(tiny_toml, tiny_root, tmp_path):
-    """A 1 MB formula used to reach ast.parse before the length limit: RecursionError."""
+@pytest.mark.parametrize(
+    ("tail", "needle"),
+    [("(" * 250_000 + "E" + ")" * 250_000 + " + ", "characters (limit 4000)"), ("-" * 3900, "")],
+)
+def test_finding04_a_huge_human_formula_is_a_one_line_error(
+    tail, needle, tiny_toml, tiny_root, tmp_path
+):
+    """A 1 MB formula used to reach ast.parse before the length limit (and 3,900 unary minus
+    signs within it): RecursionError."""
     path = tmp_path / "task.toml"
-    huge = "E + A * size**(-alpha) + B * mix" + " + (" * 250_000 + "E" + ")" * 250_000
-    path.write_text(
-        tiny_toml.read_text().replace('"E + A * size**(-alpha) + B * mix"', f'"{huge}"')
-    )
+    formula = "E + A * size**(-alpha) + B * mix"
+    path.write_text(tiny_toml.read_text().replace(f'"{formula}"', f'"{formula} + {tail}E"'))
     assert "'human.formula'" in _error(load_task, path)
-    _cli_error_on(path, tiny_root, str(path), "'human.formula'", "characters (limit 4000)")
+    _cli_error_on(path, tiny_root, str(path), "'human.formula'", needle)
 
 
 @pytest.mark.parametrize("name", ["_mix", "ｍix", "mïx"])

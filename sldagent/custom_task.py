@@ -439,7 +439,7 @@ def run_config(run_dir: Path) -> dict:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise ValueError(f"{path} not found: give a run directory made by `sldagent discover`")
-    config = read_run_file(path, ("task", "search", "features", "targets"))
+    config = read_run_file(path, ("task",))
     if config.get("holdout"):
         raise ValueError(
             f"{run_dir} is a `sldagent holdout` run (fitted without the validation slice): "

@@ -16,6 +16,7 @@ import keyword
 import math
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,12 +32,17 @@ from sldagent.task import (
     CsvSource,
     DataError,
     Dataset,
+    DataWarning,
     Task,
     ValidationRule,
     _canonical,
+    check_target_scale,
+    check_targets_vary,
     load_task,
     single_group_column,
     split_validation,
+    underflows,
+    usable_column_name,
 )
 
 VALIDATION_FRACTION = 0.2  # share of training rows (per group) the default rule rehearses on
@@ -104,6 +110,9 @@ def task_from_frame(
     numeric = [str(c) for c in frame.columns if c != group_column]
     rule = None if extrapolate is None else parse_extrapolation(extrapolate, numeric)
     positive = tuple(c for c in (*features, *targets) if bool(np.all(frame[c] > 0)))
+    for column in features:
+        if column not in positive:
+            _warn_not_positive(frame, column, where)
     description = f"Custom task from {path.name}: {', '.join(targets)} from {', '.join(features)}"
     task = Task(
         name=name or _task_name(path),
@@ -125,15 +134,34 @@ def task_from_frame(
     return task
 
 
+def _warn_not_positive(frame: pd.DataFrame, column: str, where: str) -> None:
+    """Say which rows keep a feature from being positive: laws then never take its log or a
+    power of it, and may fit far worse (one 0 in N turned test R² 0.995 into 0.50)."""
+    at = [label for label, v in frame[column].items() if v <= 0]
+    shown = ", ".join(str(label) for label in at[:SHOWN_ROWS]) + (
+        ", ..." if len(at) > SHOWN_ROWS else ""
+    )
+    noun, rows = ("value", "row") if len(at) == 1 else ("values", "rows")
+    warnings.warn(
+        DataWarning(
+            f"{where}: feature column '{column}' has {len(at)} non-positive {noun} ({rows} "
+            f"{shown}), so no law will take its log or a power of it; if those rows are "
+            "mistakes, fix or remove them"
+        ),
+        stacklevel=2,
+    )
+
+
 def check_column_names(features, targets, group: str | None, where: str) -> None:
     columns = [*([group] if group else []), *features, *targets]
     if len(set(columns)) != len(columns):
         raise DataError(f"{where}: group, features and targets must be distinct columns")
     for column in columns:
-        if not column.isidentifier() or keyword.iskeyword(column) or column in FUNCTIONS:
+        if not usable_column_name(column):
             raise DataError(
                 f"{where}: column '{column}' cannot be used: laws name columns, so each must be "
-                f"a plain identifier other than {', '.join(sorted(FUNCTIONS))}; rename it"
+                "an ASCII name (a letter, then letters, digits or _), not a keyword nor "
+                f"{', '.join(sorted(FUNCTIONS))}; rename it"
             )
 
 
@@ -215,15 +243,16 @@ def numeric_frame(
     problems, out = [], {}
     if group:
         names = [_name(v) for v in raw[group]]
-        problems += _report(group, raw.index, [n is None for n in names], [], rows)
+        problems += _report(group, raw.index, {"missing": [n is None for n in names]}, rows)
         out[group] = names
     for column in [*features, *targets, *extra]:
-        values, missing, bad = _numbers(raw[column])
-        problems += _report(column, raw.index, missing, bad, rows, raw[column])
+        values, masks = _numbers(raw[column])
+        problems += _report(column, raw.index, masks, rows, raw[column])
         out[column] = values
     if problems:
         raise DataError(f"{where}: {'; '.join(problems)}; fill them in or remove those rows")
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame(out, index=raw.index)  # rows keep the labels the messages use
+    check_target_scale(frame, targets, where, list(raw.index))
     group_column = group or single_group_column(tuple(features), tuple(targets))
     if not group:
         frame.insert(0, group_column, SINGLE_GROUP)
@@ -237,10 +266,12 @@ def _name(value: object) -> str | None:
     return None if text.lower() in MISSING else text
 
 
-def _numbers(values: pd.Series) -> tuple[np.ndarray, list[bool], list[bool]]:
-    """float64 values, and masks of missing and of non-numeric (or infinite) cells."""
+def _numbers(values: pd.Series) -> tuple[np.ndarray, dict[str, list[bool]]]:
+    """float64 values, and masks of missing, non-numeric (or infinite) cells, and of numbers
+    float64 cannot hold: 1e400 (overflow) and 1e-400 (underflow, read as 0)."""
     out = np.full(len(values), np.nan)
     missing, bad = [False] * len(values), [False] * len(values)
+    outside = [False] * len(values)
     for i, v in enumerate(values.to_numpy(dtype=object)):
         if isinstance(v, str):
             text = v.strip()
@@ -251,6 +282,9 @@ def _numbers(values: pd.Series) -> tuple[np.ndarray, list[bool], list[bool]]:
                 bad[i] = True
                 continue
             v = float(text)
+            if math.isinf(v) or underflows(text, v):
+                outside[i] = True
+                continue
         elif v is None or v is pd.NA or v is pd.NaT:
             missing[i] = True
             continue
@@ -264,20 +298,20 @@ def _numbers(values: pd.Series) -> tuple[np.ndarray, list[bool], list[bool]]:
             bad[i] = True
         else:
             out[i] = v
-    return out, missing, bad
+    return out, {"missing": missing, "non-numeric": bad, "out-of-float64-range": outside}
 
 
-def _report(column, index, missing, bad, rows, values=None) -> list[str]:
+def _report(column, index, masks: dict[str, list[bool]], rows, values=None) -> list[str]:
     """'column X: 2 missing values (rows 4, 9)' and the like; [] when the column is clean."""
     labels = list(index)
     parts = []
-    for kind, mask in (("missing", missing), ("non-numeric", bad)):
+    for kind, mask in masks.items():
         at = [i for i, m in enumerate(mask) if m]
         if not at:
             continue
         shown = []
         for i in at[:SHOWN_ROWS]:
-            cell = f": {str(values.iloc[i])[:20]!r}" if kind == "non-numeric" else ""
+            cell = f": {str(values.iloc[i])[:20]!r}" if kind != "missing" else ""
             shown.append(f"{labels[i]}{cell}")
         more = ", ..." if len(at) > SHOWN_ROWS else ""
         noun = "value" if len(at) == 1 else "values"
@@ -293,7 +327,7 @@ def split_rows(task: Task, frame: pd.DataFrame, where: str) -> tuple[Dataset, Da
     not all, every group keeps training rows, enough to fit the parameter budget."""
     source = task.source
     rule = source.extrapolate
-    frame = _canonical(task, frame)
+    frame = _canonical(task, frame.reset_index(drop=True))  # labels may repeat (a DataFrame's)
     mask = np.zeros(len(frame), dtype=bool) if rule is None else rule.mask(frame)
     if rule is not None and not mask.any():
         ranges = ", ".join(
@@ -309,7 +343,7 @@ def split_rows(task: Task, frame: pd.DataFrame, where: str) -> tuple[Dataset, Da
             "to fit; choose a threshold that keeps the smaller runs for training"
         )
     path = source.csv
-    train = Dataset(task, frame[~mask].reset_index(drop=True), path, "train")
+    train = check_targets_vary(Dataset(task, frame[~mask].reset_index(drop=True), path, "train"))
     test = Dataset(task, frame[mask].reset_index(drop=True), path, "test")
     _check_groups(train, test, where)
     return train, test
@@ -427,13 +461,27 @@ def run_config(run_dir: Path) -> dict:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise ValueError(f"{path} not found: give a run directory made by `sldagent discover`")
-    config = json.loads(path.read_text())
+    config = read_run_file(path, ("task",))
     if config.get("holdout"):
         raise ValueError(
             f"{run_dir} is a `sldagent holdout` run (fitted without the validation slice): "
             "use a `sldagent discover` run"
         )
     return config
+
+
+def read_run_file(path: Path, required: tuple[str, ...]) -> dict:
+    """A run directory's JSON file (config.json, best.json) holding the `required` keys; a
+    damaged one is a one-line error naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise ValueError(f"{path}: damaged, not valid JSON ({why}); start a new run") from None
+    missing = [k for k in required if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise ValueError(f"{path}: damaged, no '{missing[0]}' entry; start a new run")
+    return data
 
 
 def run_task(run_dir: Path, root: Path | None = None) -> Task:

@@ -7,13 +7,27 @@ the fitted constants per group, so a researcher can drop it into a notebook with
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import sympy
 
+from sldagent.custom_task import read_run_file
 from sldagent.law import parse_law
 
 FORMATS = ("latex", "json", "python", "sympy")
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\textasciitilde{}",
+}
 
 
 def read_best(run_dir: Path) -> dict:
@@ -24,11 +38,25 @@ def read_best(run_dir: Path) -> dict:
             f"{path} not found: the run has not finished; resume it with "
             f"`sldagent discover --resume {run_dir}`"
         )
-    return json.loads(path.read_text())
+    return read_run_file(path, ("law", "params"))
 
 
 def _law(best: dict, features: list[str], targets: list[str]):
     return parse_law(best["law"], features, targets)
+
+
+def tex_escape(text: str) -> str:
+    """Text as inert LaTeX on one line: every special character escaped, and line breaks and
+    other control characters (which would end a `%` comment) as spaces."""
+    out = []
+    for char in str(text):
+        if char in _TEX_SPECIAL:
+            out.append(_TEX_SPECIAL[char])
+        elif unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            out.append(" ")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def to_latex(best: dict, features: list[str], targets: list[str]) -> str:
@@ -36,7 +64,7 @@ def to_latex(best: dict, features: list[str], targets: list[str]) -> str:
     rows = []
     for group, values in best["params"].items():
         consts = ", ".join(f"{sympy.latex(sympy.Symbol(k))} = {v:.6g}" for k, v in values.items())
-        rows.append(f"% {group}: {consts}")
+        rows.append(f"% {tex_escape(group)}: {consts}")
     return f"\\[ {law.latex()} \\]\n" + "\n".join(rows) + "\n"
 
 
@@ -136,10 +164,6 @@ def export(run_dir: Path, fmt: str, features: list[str], targets: list[str]) -> 
     )
 
 
-def _tex_escape(text: str) -> str:
-    return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("&", r"\&")
-
-
 def latex_table(report_dir: Path) -> str:
     """A booktabs table of a benchmark report (its results.json): per task the law of the run
     with the best validation R², its parameter count, our test R² (mean ± std of clipped R²
@@ -175,7 +199,7 @@ def latex_table(report_dir: Path) -> str:
         std = "" if r.ours_std is None else r" \pm " + fmt(r.ours_std)
         ours = "$" + fmt(r.ours_mean).replace("−", "-") + std + "$"
         lines.append(
-            f"{_tex_escape(r.task)} & ${law}$ & {run['n_params']} & {ours} & "
+            f"{tex_escape(r.task)} & ${law}$ & {run['n_params']} & {ours} & "
             f"{num(r.human_refit)} & {num(r.human_published)} \\\\"
         )
     m = mean_row(rows)

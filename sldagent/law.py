@@ -57,8 +57,15 @@ def _number(value: float) -> sympy.Expr:
 class _Builder:
     """Turns one whitelisted `ast` expression into sympy, node by node."""
 
-    def __init__(self, features: Sequence[str], params: Sequence[str] | None, target: str):
+    def __init__(
+        self,
+        features: Sequence[str],
+        params: Sequence[str] | None,
+        target: str,
+        targets: Sequence[str] = (),
+    ):
         self.features = set(features)
+        self.targets = set(targets)
         self.allowed_params = None if params is None else set(params)
         self.target = target
         self.param_order: list[str] = []
@@ -129,6 +136,11 @@ class _Builder:
             raise self.fail(node, f"name {name!r} is not allowed (names start with a letter)")
         if name in self.features:
             return _sym(name)
+        if name in self.targets:
+            raise self.fail(
+                node,
+                f"{name!r} is a target: a law may not use a target, only features and constants",
+            )
         if self.allowed_params is not None and name not in self.allowed_params:
             raise self.fail(node, f"unknown name {name!r}: not a feature or declared parameter")
         if name not in self.param_order:
@@ -331,20 +343,35 @@ def _check_defined(expr: sympy.Expr, target: str) -> None:
             raise LawError(f"law for {target!r}: a constant is too large or not a real number")
 
 
+def check_text(formula: object, target: str) -> str:
+    """The formula if it may be handed to `ast.parse`: text, at most MAX_TEXT_CHARS long (a
+    longer one can exhaust the parser's recursion), ASCII only (Python folds e.g. a fullwidth
+    'Ｎ' into the name 'N' without a word); else a one-line LawError."""
+    if not isinstance(formula, str):
+        raise LawError(f"law for {target!r} must be text, got {type(formula).__name__}")
+    if len(formula) > MAX_TEXT_CHARS:
+        raise LawError(f"law for {target!r} is {len(formula)} characters (limit {MAX_TEXT_CHARS})")
+    for i, char in enumerate(formula):
+        if not char.isascii():
+            raise LawError(
+                f"law for {target!r} at column {i + 1}: non-ASCII character {char!r}; write "
+                "names and operators in ASCII (letters, digits, _)"
+            )
+    return formula
+
+
 def _parse_formula(
     formula: object,
     features: Sequence[str],
     params: Sequence[str] | None,
     target: str,
     max_nodes: int,
-    limit_chars: bool = True,
+    targets: Sequence[str] = (),
+    reparse: bool = False,
 ) -> tuple[sympy.Expr, list[str]]:
-    """One formula -> (sympy expression, parameter names in order of appearance)."""
-    if not isinstance(formula, str):
-        raise LawError(f"law for {target!r} must be text, got {type(formula).__name__}")
-    if limit_chars and len(formula) > MAX_TEXT_CHARS:
-        raise LawError(f"law for {target!r} is {len(formula)} characters (limit {MAX_TEXT_CHARS})")
-    formula = formula.strip()
+    """One formula -> (sympy expression, parameter names in order of appearance); a name in
+    `targets` is refused. A re-parse of law_text's output skips the length limit."""
+    formula = (formula if reparse else check_text(formula, target)).strip()
     if not formula:
         raise LawError(f"law for {target!r} is empty")
     try:
@@ -363,7 +390,7 @@ def _parse_formula(
     depth = _ast_depth(tree.body)
     if depth > MAX_DEPTH:
         raise LawError(f"law for {target!r} is nested {depth} deep (limit {MAX_DEPTH})")
-    builder = _Builder(features, params, target)
+    builder = _Builder(features, params, target, targets)
     try:
         expr = _canonical(builder.build(tree))
         _check_defined(expr, target)
@@ -394,7 +421,7 @@ def _stable_form(
     law's own text can give a different tree. Re-parse the text until it is stable, so that
     parse_law(law.text) reproduces the law exactly."""
     for _ in range(4):
-        again, _ = _parse_formula(law_text(expr), features, params, target, max_nodes, False)
+        again, _ = _parse_formula(law_text(expr), features, params, target, max_nodes, (), True)
         if again == expr:
             return expr
         expr = again
@@ -429,7 +456,7 @@ def parse_law(
     exprs: list[sympy.Expr] = []
     order: list[str] = []
     for target, formula in zip(targets, texts, strict=True):
-        expr, found = _parse_formula(formula, features, params, target, max_nodes)
+        expr, found = _parse_formula(formula, features, params, target, max_nodes, targets)
         exprs.append(_stable_form(expr, features, params, target, max_nodes))
         order.extend(p for p in found if p not in order)
     present = set().union(*(e.free_symbols for e in exprs))

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# Largest target magnitude a task may have: squared errors summed over up to 1e8 rows stay
+# finite in float64 (at 1e160 the search silently fitted c0 = 0 with R² nan); the smallest
+# nonzero one is its inverse (squares of 1e-160 underflow to 0). Measured: 1e150 fits exactly.
+TARGET_LIMIT = 1e150
+
 
 def _as_2d(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(y_true, dtype=float)

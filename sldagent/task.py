@@ -31,8 +31,9 @@ import keyword
 import math
 import os
 import re
+import sys
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,25 @@ SINGLE_GROUP = "all"  # the group name of every row when a custom task has no gr
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 DEFAULT_DATA_ROOT = Path("data") / "experiments"
 DATA_HINT = "pass --data-dir, set SLDAGENT_DATA, or run `sldagent data pull`"
+_COLUMN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # what a law can name: ASCII, no leading _
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _NOT_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+
+
+def usable_column_name(column: str) -> bool:
+    """Whether a law can name the column: an ASCII letter, then ASCII letters, digits or _
+    (Python would fold a fullwidth 'Ｎ' into 'N'; '_x' is not a law name), no keyword and no
+    law function."""
+    return (
+        bool(_COLUMN_NAME.fullmatch(column))
+        and not keyword.iskeyword(column)
+        and (column not in FUNCTIONS)
+    )
+
+
+class DataWarning(UserWarning):
+    """Data the search can use, though not as the user may expect; one line saying where, what
+    and what to do (the CLI prints it as `sldagent: warning: ...`)."""
 
 
 class DataError(ValueError):
@@ -265,8 +283,12 @@ class _TaskReader:
         if len(set(columns)) != len(columns):
             raise self.fail("features", "group, features and targets must be distinct columns")
         for column in columns:
-            if not column.isidentifier() or keyword.iskeyword(column) or column in FUNCTIONS:
-                raise self.fail("features", f"column '{column}' must be a plain identifier")
+            if not usable_column_name(column):
+                raise self.fail(
+                    "features",
+                    f"column '{column}' must be an ASCII name a law can use (a letter, then "
+                    "letters, digits or _; not a keyword or a law function); rename it",
+                )
         budget = self.get(data, "param_budget", "", int, None)
         if budget is not None and budget < 1:
             raise self.fail("param_budget", "must be >= 1; omit the key for no limit")
@@ -433,10 +455,16 @@ class _TaskReader:
         return float(value[0]), float(value[1])
 
     def formula_names(self, text: str, features, params) -> set[str]:
+        from sldagent.law import LawError, check_text  # law.py pulls in sympy
+
         try:
-            tree = ast.parse(text.strip(), mode="eval")
+            tree = ast.parse(check_text(text, "human.formula").strip(), mode="eval")
+        except LawError as exc:
+            raise self.fail("human.formula", str(exc)) from None
         except SyntaxError as exc:
             raise self.fail("human.formula", f"not a valid expression ({exc.msg})") from exc
+        except (RecursionError, MemoryError, ValueError) as exc:
+            raise self.fail("human.formula", f"cannot be parsed ({type(exc).__name__})") from None
         names = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
@@ -511,7 +539,41 @@ def load_train(task: Task | str, root: str | os.PathLike[str]) -> Dataset:
 
         return load_rows(task, "train")
     path = Path(root) / task.name / "train.csv"
-    return Dataset(task, read_table(task, path), path, "train")
+    return check_targets_vary(Dataset(task, read_table(task, path), path, "train"))
+
+
+def check_targets_vary(train: Dataset) -> Dataset:
+    """The training rows, if every target varies over them: a constant target leaves nothing to
+    fit (the law was `c0`, validation R² -inf). A target constant inside one group is allowed:
+    scores are in units of the target's variance over all training rows."""
+    for target in train.task.targets:
+        values = train.frame[target].to_numpy(dtype=float)
+        if len(values) and values.min() == values.max():
+            raise DataError(
+                f"{train.path}: target column '{target}' is {values[0]:g} in all {len(values)} "
+                "training rows, so there is nothing to fit; choose a target that varies"
+            )
+    return train
+
+
+def check_target_scale(frame: pd.DataFrame, targets, where: str, rows: Sequence) -> None:
+    """Refuse a target whose largest magnitude is outside [1/TARGET_LIMIT, TARGET_LIMIT]:
+    its squared errors overflow (or underflow) float64 and every fit silently fails. Rescaling
+    inside would change the meaning of the law's constants, so the user rescales, knowingly."""
+    from sldagent.metrics import TARGET_LIMIT
+
+    for target in targets:
+        values = frame[target].to_numpy(dtype=float)
+        size = np.abs(values)
+        top = float(size.max()) if len(size) else 0.0
+        if top > TARGET_LIMIT or 0 < top < 1 / TARGET_LIMIT:
+            at = int(size.argmax())
+            raise DataError(
+                f"{where}: target column '{target}' reaches {values[at]:g} (row {rows[at]}); "
+                f"a target's largest magnitude must lie between {1 / TARGET_LIMIT:g} and "
+                f"{TARGET_LIMIT:g} for its squared errors to stay finite: rescale the column "
+                "(e.g. divide it by a power of 10) and read the law in those units"
+            )
 
 
 def load_test(task: Task | str, root: str | os.PathLike[str]) -> Dataset:
@@ -584,6 +646,7 @@ def _read_rows(task: Task, path: Path) -> pd.DataFrame:
     frame[task.group] = frame[task.group].astype(object)
     numeric = [*task.features, *task.targets]
     frame[numeric] = frame[numeric].astype(np.float64)
+    check_target_scale(frame, task.targets, str(path), range(1, len(frame) + 1))
     return frame
 
 
@@ -608,6 +671,15 @@ def _check_header(task: Task, path: Path, header: list[str]) -> None:
             )
 
 
+def underflows(text: str, value: float) -> bool:
+    """A nonzero number written in text that float64 reads as 0 or as a subnormal (below
+    2.2e-308, where digits are lost): 1e-400 would silently become 0."""
+    if value != 0 and abs(value) >= sys.float_info.min:
+        return False
+    mantissa = re.split(r"[eE]", text, maxsplit=1)[0]
+    return any(c in "123456789" for c in mantissa)
+
+
 def _cell(task: Task, column: str, cell: str, where: str) -> str | float:
     if column == task.group:
         if not cell.strip():
@@ -624,6 +696,11 @@ def _cell(task: Task, column: str, cell: str, where: str) -> str | float:
     value = float(text)
     if not math.isfinite(value):
         raise DataError(f"{where}: '{text}' overflows a float64; fix or remove the row")
+    if underflows(text, value):
+        raise DataError(
+            f"{where}: '{text}' underflows a float64 (it would be read as {value:g}); "
+            "fix or remove the row, or rescale the column"
+        )
     if value <= 0 and column in task.positive:
         raise DataError(
             f"{where}: value {text} must be > 0 (declared positive: a law may take its log "

@@ -157,7 +157,7 @@ def test_evaluate_a_multi_target_law_given_as_json(capsys, tiny_root: Path, tmp_
     task_file.write_text(toml)
     for split in ("train", "test"):
         src = (tiny_root / "tiny_task" / f"{split}.csv").read_text().splitlines()
-        rows = [src[0] + ",loss2"] + [line + ",1.5" for line in src[1:]]
+        rows = [src[0] + ",loss2"] + [f"{line},{1.5 + 0.1 * i:g}" for i, line in enumerate(src[1:])]
         (tiny_root / "tiny_two").mkdir(exist_ok=True)
         (tiny_root / "tiny_two" / f"{split}.csv").write_text("\n".join(rows) + "\n")
     law = json.dumps({"loss": "E + A*size**(-0.5)", "loss2": "c"})

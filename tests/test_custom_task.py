@@ -411,3 +411,95 @@ def load_task_toml(task, folder: Path):
     path = folder / "task.toml"
     path.write_text(task_toml(task))
     return load_task(path)
+
+
+# ----------------------------------------------------------------- issue 15 findings
+
+
+@pytest.mark.parametrize("name", ["_N", "Ｎ2", "Né"])
+def test_finding09_finding13_csv_columns_a_law_cannot_name_are_refused(capsys, tmp_path, name):
+    """'_N' can never appear in a law; Python would fold a fullwidth 'Ｎ2' into 'N2'."""
+    path = write_runs(tmp_path / "r.csv")
+    path.write_text(path.read_text().replace("model,N,", f"model,{name},", 1))
+    code, _, err = run(
+        capsys, "init-task", "--csv", str(path), "--features", f"{name},D", "--target", "loss"
+    )
+    assert_user_error(code, err, str(path), f"column '{name}' cannot be used", "ASCII")
+
+
+def _scaled_runs(path: Path, factor: float) -> Path:
+    """write_runs with the loss multiplied by factor (constant 2.5 when factor is 0)."""
+    write_runs(path)
+    lines = path.read_text().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        cells[3] = "2.5" if factor == 0 else f"{float(cells[3]) * factor:.6g}"
+        out.append(",".join(cells))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("factor", [1e160, 1e300, 1e-160])
+def test_finding05_a_target_out_of_float_range_is_refused(capsys, tmp_path: Path, factor):
+    """Targets near 1e160 used to give law c0 = 0, R² nan and numpy warnings, silently."""
+    path = _scaled_runs(tmp_path / "r.csv", factor)
+    code, _, err = run(capsys, *csv_args(path, "--budget", "4", "--run-dir", str(tmp_path / "r")))
+    assert_user_error(code, err, str(path), "target column 'loss'", "1e-150 and 1e+150", "rescale")
+    assert task_from_csv(_scaled_runs(tmp_path / "ok.csv", 1e140), "N,D", "loss", "model")
+
+
+def test_finding10_a_constant_target_is_refused(capsys, tmp_path: Path):
+    """A constant target used to give law c0, validation R² -inf and test R² 1.0."""
+    path = _scaled_runs(tmp_path / "r.csv", 0)
+    code, _, err = run(capsys, *csv_args(path, "--budget", "4", "--run-dir", str(tmp_path / "r")))
+    assert_user_error(code, err, str(path), "target column 'loss' is 2.5 in all 60 training rows")
+
+
+def test_finding08_a_non_positive_feature_value_is_reported_at_load(capsys, runs_csv: Path):
+    """One 0 in N silently dropped every log and power of N (test R² 0.995 became 0.50)."""
+    edit_cell(runs_csv, 7, "N", "0")
+    edit_cell(runs_csv, 9, "N", "-3")
+    code, out, err = run(capsys, "init-task", *csv_args(runs_csv)[1:], "--group", "model")
+    assert code == 0, err
+    assert err.splitlines() == [
+        f"sldagent: warning: {runs_csv}: feature column 'N' has 2 non-positive values (rows 7, "
+        "9), so no law will take its log or a power of it; if those rows are mistakes, fix or "
+        "remove them"
+    ]
+    assert "positive = false" in out.split("[columns.N]")[1].split("[columns.D]")[0]
+    edit_cell(runs_csv, 7, "N", "1e6")
+    edit_cell(runs_csv, 9, "N", "1e7")
+    code, _, err = run(capsys, "init-task", *csv_args(runs_csv)[1:], "--group", "model")
+    assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize("cell", ["1e-400", "-2e-330", "1e400"])
+def test_finding08_a_number_float64_cannot_hold_is_refused(capsys, runs_csv: Path, cell):
+    """1e-400 used to be read as 0 while 1e400 was refused."""
+    edit_cell(runs_csv, 4, "D", cell)
+    code, _, err = run(capsys, "init-task", *csv_args(runs_csv)[1:])
+    assert_user_error(
+        code, err, str(runs_csv), f"column 'D' has 1 out-of-float64-range value (rows 4: '{cell}')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("config.json", "{ broken", "not valid JSON"),
+        ("config.json", "[]", "no 'task' entry"),
+        ("best.json", "", "not valid JSON"),
+        ("best.json", '{"hello": 1}', "no 'law' entry"),
+    ],
+)
+def test_finding13_a_damaged_run_file_is_named(capsys, tmp_path: Path, name, content, needle):
+    """A damaged best.json or config.json used to give json's message without the file."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = {"task": "t", "search": {}, "features": ["N"], "targets": ["loss"]}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / "best.json").write_text('{"law": "c0", "params": {}}')
+    (run_dir / name).write_text(content)
+    code, _, err = run(capsys, "export", str(run_dir), "--format", "json")
+    assert_user_error(code, err, str(run_dir / name), "damaged", needle)

@@ -403,3 +403,25 @@ def test_recipe_round_trips_through_dict_and_json():
     through_json = json.loads(json.dumps(recipe.to_dict(), allow_nan=True))
     assert FitRecipe.from_dict(through_json) == recipe
     assert FitRecipe.from_dict(FitRecipe().to_dict()) == FitRecipe()
+
+
+def test_finding13_a_fit_without_a_finite_loss_says_what_happened():
+    """x**e0 is finite everywhere here, but misses y ~ 5 (std 3e-8) by > 1e6 stds at every
+    start: the message used to claim no start gave finite predictions."""
+    law = _law("x**e0")
+    X = np.linspace(1, 10, 20).reshape(-1, 1)
+    y = 5 + 1e-8 * X[:, 0]
+    assert np.all(np.isfinite(law.predict(X, np.array([0.5]))))
+    result = fit(law, X, y)
+    assert not result.ok
+    assert "finite predictions" not in result.message
+    assert "no start gave a finite loss" in result.message and "1e+06" in result.message
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e-160])
+def test_finding05_a_target_out_of_float_range_fails_the_fit_instead_of_c0_zero(scale):
+    """At y ~ 1e160 the fit used to return ok with c0 = 0 (squares overflowed)."""
+    X = np.linspace(1, 10, 20).reshape(-1, 1)
+    result = fit(_law("c0 + c1*x"), X, scale * (1 + X[:, 0]))
+    assert not result.ok and "rescale the target" in result.message
+    assert fit(_law("c0 + c1*x"), X, 1e140 * (1 + X[:, 0])).ok

@@ -783,3 +783,36 @@ def test_key_is_invariant_to_renaming_property(text, perm):
         renamed.predict(_X, _theta_by_name(renamed, values)),
         law.predict(_X, _theta_by_name(law, _VALUES)),
     )
+
+
+# --- issue 15 findings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["c0 + c1*Ｎ**e0", "c0 + c1*x**e0 + ｃ2", "c0*x\u00b2"])
+def test_finding13_fullwidth_letters_are_refused_not_folded(text):
+    """Python's parser folds a fullwidth 'Ｎ' into 'N' (NFKC); a law must say what it means."""
+    with pytest.raises(LawError, match="non-ASCII character") as info:
+        parse_law(text, ["N", "x"], T)
+    assert f"column {next(i for i, c in enumerate(text) if not c.isascii()) + 1}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "targets"),
+    [("c0 + c1*x**e0 + t", ["t"]), ({"t": "c0*x", "u": "c1*t"}, ["t", "u"])],
+)
+def test_finding13_a_law_may_not_use_a_target(text, targets):
+    """A target's name inside a law used to become a fitted constant named like the target."""
+    with pytest.raises(LawError, match="'t' is a target"):
+        parse_law(text, F, targets)
+
+
+@pytest.mark.parametrize(
+    ("law", "needle"),
+    [("E + A*size**(-0.5) + loss", "'loss' is a target"), ("E + A*ｓize", "non-ASCII")],
+)
+def test_finding13_law_refusals_are_one_line_through_the_cli(law, needle, tiny_toml, tiny_root):
+    from cli_errors import assert_user_error
+    from conftest import run_cli
+
+    code, _, err = run_cli("evaluate", str(tiny_toml), "--law", law, "--data-dir", str(tiny_root))
+    assert_user_error(code, err, needle)

@@ -29,7 +29,7 @@ from cli_errors import assert_user_error
 from sldagent.cli import main
 from sldagent.law import LawError, parse_law
 from sldagent.search.loop import TIMING_FIELDS, Search, SearchConfig
-from sldagent.search.runlog import RunLog
+from sldagent.search.runlog import CANDIDATE_KEYS, RunLog
 from sldagent.search.symbolic import SymbolicProposer
 from sldagent.task import DataError, list_tasks, load_task, load_test, load_train
 
@@ -297,6 +297,26 @@ def test_runlog_trims_a_torn_last_line_and_keeps_the_rest(tmp_path: Path):
     assert [r["id"] for r in log.read()] == [0, 1, 2, 3]
 
 
+@pytest.mark.parametrize("line", ['{"hello": "world"}', "null", "[1, 2]", "7", '"text"'])
+def test_finding04_a_middle_log_line_that_is_not_a_record_is_a_one_line_error(
+    line: str, cli_run, data_root: Path, tmp_path: Path
+):
+    """Valid JSON that is not a candidate record used to give KeyError/TypeError on --resume."""
+    _, _, _, run_dir = cli_run
+    partial = _partial_copy(run_dir, tmp_path / "damaged", 10)
+    log = partial / "candidates.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    lines[4] = line + "\n"
+    log.write_text("".join(lines))
+    with pytest.raises(ValueError, match="line 5"):
+        RunLog(log, CANDIDATE_KEYS).read()
+    code, _, err = call(
+        "discover", "--resume", str(partial), "--data-dir", str(data_root), "--jobs", "1", "--quiet"
+    )
+    assert_user_error(code, err, str(log), "line 5", "damaged")
+    assert log.read_text() == "".join(lines)  # nothing was cut or appended
+
+
 # ----------------------------------------------------------------- (d) parse rate
 
 
@@ -514,6 +534,38 @@ def test_cli_seed_human_labels_the_run(tmp_path: Path, data_root: Path):
     code, out, err = call("export", str(run_dir), "--format", "json")
     assert code == 0, err
     assert json.loads(out)["seed_human"] is True
+
+
+def test_finding11_seed_human_with_a_refused_human_law_is_a_one_line_error(
+    tmp_path: Path, data_root: Path
+):
+    """A human law over the budget used to print "(human law seeded)" and seed nothing."""
+    text = (REPO / "sldagent" / "tasks" / f"{TASK}.toml").read_text()
+    toml = tmp_path / f"{TASK}.toml"
+    toml.write_text(text.replace("param_budget = 4", "param_budget = 3", 1))
+    code, _, err = call("baseline", str(toml), "--data-dir", str(data_root))
+    assert_user_error(code, err, "human law", "budget is 3")
+    run_dir = tmp_path / "human"
+    code, out, err = call(
+        "discover", str(toml), "--budget", "4", "--seed-human", "--quiet", "--jobs", "1",
+        "--run-dir", str(run_dir), "--data-dir", str(data_root),
+    )  # fmt: skip
+    assert_user_error(code, err, "--seed-human", "human law", "budget is 3")
+    assert "seeded" not in out and not (run_dir / "candidates.jsonl").exists()
+
+
+@pytest.mark.parametrize("limit", ["0", "1e-9"])
+def test_finding13_time_limit_zero_says_nothing_was_evaluated(
+    limit: str, tmp_path: Path, data_root: Path
+):
+    """--time-limit 0 used to end with 'see candidates.jsonl', a file that did not exist."""
+    run_dir = tmp_path / "run"
+    code, _, err = call(
+        "discover", TASK, "--budget", "4", "--time-limit", limit, "--quiet", "--jobs", "1",
+        "--run-dir", str(run_dir), "--data-dir", str(data_root),
+    )  # fmt: skip
+    assert_user_error(code, err, "--time-limit")
+    assert "candidates.jsonl" not in err
 
 
 def test_cli_unknown_task_is_a_one_line_error(tmp_path: Path, data_root: Path):

@@ -524,3 +524,76 @@ def test_a_task_name_that_is_not_an_identifier_is_refused(tiny_toml, tmp_path):
     bad.write_text(tiny_toml.read_text().replace('name = "tiny_task"', 'name = "../escape"'))
     with pytest.raises(DataError, match="identifier"):
         load_task(bad)
+
+
+# ----------------------------------------------------------------- issue 15 findings
+
+
+def _cli_error_on(path: Path, tiny_root: Path, *needles: str) -> None:
+    """`sldagent evaluate` on the task file fails with one line holding the needles."""
+    from cli_errors import assert_user_error
+    from conftest import run_cli
+
+    code, _, err = run_cli("evaluate", str(path), "--law", "E", "--data-dir", str(tiny_root))
+    assert_user_error(code, err, *needles)
+
+
+@pytest.mark.parametrize(
+    ("tail", "needle"),
+    [("(" * 250_000 + "E" + ")" * 250_000 + " + ", "characters (limit 4000)"), ("-" * 3900, "")],
+)
+def test_finding04_a_huge_human_formula_is_a_one_line_error(
+    tail, needle, tiny_toml, tiny_root, tmp_path
+):
+    """A 1 MB formula used to reach ast.parse before the length limit (and 3,900 unary minus
+    signs within it): RecursionError."""
+    path = tmp_path / "task.toml"
+    formula = "E + A * size**(-alpha) + B * mix"
+    path.write_text(tiny_toml.read_text().replace(f'"{formula}"', f'"{formula} + {tail}E"'))
+    assert "'human.formula'" in _error(load_task, path)
+    _cli_error_on(path, tiny_root, str(path), "'human.formula'", needle)
+
+
+@pytest.mark.parametrize("name", ["_mix", "ｍix", "mïx"])
+def test_finding09_finding13_columns_a_law_cannot_name_are_refused(
+    name, tiny_toml, tiny_root, tmp_path
+):
+    """'_mix' could never appear in a law; 'ｍix' would be folded to 'mix' by Python."""
+    path = tmp_path / "task.toml"
+    text = tiny_toml.read_text().replace("[columns.mix]", f'[columns."{name}"]')
+    path.write_text(text.replace("mix", name))
+    assert f"column '{name}'" in _error(load_task, path)
+    _cli_error_on(path, tiny_root, str(path), f"column '{name}'", "ASCII")
+
+
+@pytest.mark.parametrize(
+    ("rows", "row"),
+    [((2, 1e160, 5), 2), ((2, -1e300, 5), 2), ((2e-160, 3e-160, 1e-160), 2)],
+)
+def test_finding05_a_task_target_out_of_float_range_is_refused(rows, row, tiny_toml, tiny_root):
+    """At |target| ~ 1e160 squared errors overflow: the search fitted c0 = 0 with R² nan."""
+    lines = [f"b,{size},0.5,{loss:g}" for size, loss in zip((1, 2, 4), rows, strict=True)]
+    (tiny_root / "tiny_task" / "train.csv").write_text(HEADER + "\n".join(lines) + "\n")
+    toml = Path(str(tiny_root)) / "signed.toml"
+    toml.write_text(tiny_toml.read_text().replace("positive = true", "positive = false"))
+    message = _error(load_train, load_task(toml), tiny_root)
+    assert "target column 'loss'" in message and f"(row {row})" in message, message
+    _cli_error_on(toml, tiny_root, "train.csv", "target column 'loss'", "1e-150 and 1e+150")
+
+
+def test_finding10_a_constant_task_target_is_refused(tiny_toml, tiny_root):
+    """A constant target gave law c0, validation R² -inf, test R² 1.0."""
+    (tiny_root / "tiny_task" / "train.csv").write_text(HEADER + "b,1,0,2\nb,2,1,2\nb,4,0,2\n")
+    message = _error(load_train, load_task(tiny_toml), tiny_root)
+    assert "target column 'loss' is 2 in all 3 training rows" in message
+    _cli_error_on(tiny_toml, tiny_root, "train.csv", "is 2 in all 3 training rows")
+
+
+@pytest.mark.parametrize("cell", ["1e-400", "-3e-320"])
+def test_finding08_a_task_csv_number_that_underflows_is_refused(cell, tiny_toml, tiny_root):
+    """1e-400 used to be read as 0 while 1e999 was refused as an overflow."""
+    path = tiny_root / "tiny_task" / "train.csv"
+    path.write_text(HEADER + f"b,1,0,2\nb,2,{cell},3\n")
+    message = _error(load_train, load_task(tiny_toml), tiny_root)
+    assert "row 2" in message and "column 'mix'" in message and "underflows" in message
+    _cli_error_on(tiny_toml, tiny_root, str(path), "row 2", f"'{cell}' underflows")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from sldagent.cli import benchmark, discover, report, runs, study, tasks
 from sldagent.law import LawError
-from sldagent.task import DataError
+from sldagent.task import DataError, DataWarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,8 +22,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; user errors print one line on stderr and exit with status 2."""
+    """Entry point; user errors print one line on stderr and exit with status 2; data
+    warnings print one line `sldagent: warning: ...` each."""
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DataWarning)
+        other = warnings.showwarning
+
+        def show(message, category, *rest, **kw) -> None:
+            if issubclass(category, DataWarning):
+                print(f"sldagent: warning: {message}", file=sys.stderr)
+            else:
+                other(message, category, *rest, **kw)
+
+        warnings.showwarning = show
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except (DataError, LawError, ValueError) as err:

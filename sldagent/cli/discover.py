@@ -182,6 +182,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     from sldagent.search.loop import Search, SearchConfig
     from sldagent.task import load_train
 
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise ValueError(f"--time-limit {args.time_limit:g}: give a positive number of seconds")
     backend = _backend_context(args)
     root = resolve_data_root(args.data_dir)
     saved = None

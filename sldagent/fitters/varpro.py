@@ -27,6 +27,7 @@ from sldagent.fitters import lm
 from sldagent.fitters.linear import orthonormal, solve_box
 from sldagent.fitters.recipe import FitRecipe, FitResult
 from sldagent.law import Law
+from sldagent.metrics import TARGET_LIMIT
 
 _BAD_RESIDUAL = lm.BAD_RESIDUAL
 _CHUNK_ELEMENTS = 1 << 16  # problems x rows evaluated at once: bounds memory on large data
@@ -444,6 +445,12 @@ def fit_groups(
         return _fit_groups(law, list(groups), recipe or FitRecipe())
 
 
+NO_FINITE_LOSS = (
+    "no start gave a finite loss: at every start the law was undefined or overflowed on these "
+    f"rows, or missed a row by more than {lm.BAD_RESIDUAL:g} target standard deviations"
+)
+
+
 def _failed(message: str, start: float) -> FitResult:
     return FitResult(False, None, math.inf, message, time.monotonic() - start, 0)
 
@@ -456,6 +463,9 @@ def _check_rows(law: Law, m: int, X: np.ndarray, y: np.ndarray, recipe: FitRecip
         return "the rows hold non-finite values (NaN or inf)"
     if recipe.log_target and np.any(y <= 0):
         return "log-space fit needs a positive target"
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    if top > TARGET_LIMIT or 0 < top < 1 / TARGET_LIMIT:
+        return f"target magnitude {top:.3g} is outside [1e-150, 1e150]; rescale the target"
     return None
 
 
@@ -525,9 +535,7 @@ def _fit_batch(
     out = {}
     for g, (name, X, y) in enumerate(todo):
         if not math.isfinite(total[g]):
-            out[name] = FitResult(
-                False, None, math.inf, "no start gave finite predictions", seconds, int(evals[g])
-            )
+            out[name] = FitResult(False, None, math.inf, NO_FINITE_LOSS, seconds, int(evals[g]))
             continue
         t = theta[g]
         if pinned:

@@ -39,7 +39,7 @@ from sldagent.search.folds import (
 from sldagent.search.genome import Genome
 from sldagent.search.llm import LLMConfig, LLMProposer, Shown, shown_law
 from sldagent.search.population import Entry, Population, cell_of
-from sldagent.search.runlog import RunLog, run_lock
+from sldagent.search.runlog import CANDIDATE_KEYS, RunLog, run_lock
 from sldagent.search.symbolic import SymbolicProposer
 from sldagent.search.workers import worker_options
 from sldagent.task import Dataset, Task
@@ -198,7 +198,7 @@ class Search:
         self.proposer = SymbolicProposer(train)
         self.population = Population(config.islands)
         self.seen: set[str] = set()
-        self.log = RunLog(self.run_dir / "candidates.jsonl")
+        self.log = RunLog(self.run_dir / "candidates.jsonl", CANDIDATE_KEYS)
         self.chat = chat
         self.llm = None
         if config.proposer != "symbolic":
@@ -208,7 +208,28 @@ class Search:
             self.llm = LLMProposer(train, config.llm, chat, config.seed, rejected)
         self.shown: dict[int, Shown] = {}
         self.stopped: str | None = None
+        self.timed_out = False  # --time-limit ended the search
         self.llm_stopped: str | None = None  # mix: why the LLM proposes no more this run
+        self.human = self._human_seed()
+
+    def _human_seed(self) -> Law | None:
+        """The human law --seed-human asks for, parsed as `baseline` parses it; a task without
+        one, or one the parser refuses, is a one-line error instead of a run seeded with nothing."""
+        if not self.config.seed_human:
+            return None
+        task, h = self.task, self.task.human
+        if h is None:
+            raise ValueError(f"--seed-human: task {task.name} has no [human] law to seed")
+        try:
+            return parse_law(
+                h.formula,
+                task.features,
+                task.targets,
+                params=h.params,
+                max_params=task.param_budget,
+            )
+        except LawError as err:
+            raise LawError(f"--seed-human: task {task.name}: human law: {err}") from None
 
     # -- proposals -------------------------------------------------------------------------------
     def _parse(self, text: str | dict) -> Law | None:
@@ -221,24 +242,22 @@ class Search:
 
     def _initial(self) -> list[_Proposal]:
         out = []
-        if self.config.seed_human and self.task.human is not None:
+        if self.human is not None:
             h = self.task.human
             recipe = FitRecipe(bounds=dict(h.bounds), init=dict(h.init), seed=self.config.seed)
-            law = self._parse(h.formula)
-            if law is not None:
-                out.append(
-                    _Proposal(
-                        index=0,
-                        island=0,
-                        genome=None,
-                        text=h.formula,
-                        recipe=recipe,
-                        law=law,
-                        operator="human",
-                        parents=(),
-                        proposer="human",
-                    )
+            out.append(
+                _Proposal(
+                    index=0,
+                    island=0,
+                    genome=None,
+                    text=h.formula,
+                    recipe=recipe,
+                    law=self.human,
+                    operator="human",
+                    parents=(),
+                    proposer="human",
                 )
+            )
         for g in self.proposer.initial() if self.config.proposer != "llm" else []:
             text, recipe = self.proposer.render(g, self.config.seed)
             law = self._parse(text)
@@ -442,6 +461,7 @@ class Search:
         with Parallel(n_jobs=jobs, backend=chosen, return_as="generator", **options) as parallel:
             while done < self.config.budget:
                 if time_limit is not None and time.monotonic() - start > time_limit:
+                    self.timed_out = True
                     break
                 try:
                     if generation == 0:
@@ -613,6 +633,8 @@ class Search:
                 f"{n} refusals and no usable law; the reasons are in "
                 f"{self.run_dir / 'llm_rejected.jsonl'}"
             )
+        if self.timed_out:
+            return f"no candidate was evaluated in {self.run_dir}; give a longer --time-limit"
         return f"no candidate was proposed in {self.run_dir}{why}"
 
     def _finish(self, done: int, parallel: Parallel, report: Callable[[str], None]) -> dict:

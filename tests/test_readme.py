@@ -1,4 +1,4 @@
-"""The README's "Bring your own runs" snippets, executed as written (bash and Python)."""
+"""The README's snippets executed as written, and CI running its setup commands."""
 
 from __future__ import annotations
 
@@ -95,3 +95,14 @@ def test_the_report_snippet_runs(tmp_path: Path):
         assert {p.stem for p in (page / "report_figures").glob("*.png")} == figures
     assert "Prediction at N=7e+10" in (tmp_path / "runs/demo/at7e10/report.html").read_text()
     assert (REPO / "docs" / "run_report.png").stat().st_size < 300_000
+
+
+def test_ci_runs_the_readme_install_and_test_commands_as_written():
+    """CI must install and test exactly as a new user would from the README."""
+    readme = (REPO / "README.md").read_text()
+    setup = readme.split("## Set up and test", 1)[1].split("```bash\n", 1)[1].split("```")[0]
+    install, test = setup.strip().splitlines()
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert test in ci, f"{test!r} is not a line of .ci/run"
+    extras = install.split("-e ", 1)[1]
+    assert any("pip install" in line and f"-e {extras}" in line for line in ci), install

@@ -696,7 +696,7 @@ def test_finding02_a_run_dir_refuses_other_training_rows(tmp_path: Path):
     code, _, err = call(*csv_discover(csv, run_dir, "--budget", "8"))
     assert code == 0, err
     assert len((json.loads((run_dir / "config.json").read_text()))["data_fingerprint"]) == 64
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     lines = csv.read_text().splitlines()
     loss = [line.rsplit(",", 1)[1] for line in lines[1:]]
     np.random.default_rng(1).shuffle(loss)
@@ -707,7 +707,8 @@ def test_finding02_a_run_dir_refuses_other_training_rows(tmp_path: Path):
     assert_user_error(code, err, str(run_dir / "config.json"), "other training rows")
     code, _, err = call("discover", "--resume", str(run_dir), "--jobs", "1", "--quiet")
     assert_user_error(code, err, "other training rows")
-    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # nothing touched
+    after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    assert after == before  # nothing touched
     # the task definition counts too: the same rows, another parameter budget
     write_power_csv(csv, ("N", "D"))
     code, _, err = call(*csv_discover(csv, run_dir, "--budget", "8", "--param-budget", "4"))

@@ -145,14 +145,19 @@ def law_panels(
         title = f"group {group}" if len(task.targets) == 1 else f"group {group}: {target}"
         ax.set_title(plain(title), fontsize=10)
         ax.grid(alpha=0.25, which="both" if log_x or log_y else "major")
-    order = [s[0] for s in SPLITS] + [k for k in handles if k not in {s[0] for s in SPLITS}]
-    labels = [k for k in order if k in handles]
-    fig.legend(
-        [handles[k] for k in labels], [plain(k) for k in labels], loc="outside lower center",
-        ncol=min(len(labels), 3), fontsize=9, frameon=False,
-    )  # fmt: skip
+    figure_legend(fig, handles)
     save(fig, path)
     return fig
+
+
+def figure_legend(fig: Figure, handles: dict, splits: Sequence = SPLITS) -> None:
+    """One legend under all panels: the row kinds (splits) first, then the rest as drawn."""
+    first = [text for text, _, _ in splits if text in handles]
+    names = first + [k for k in handles if k not in first]
+    fig.legend(
+        [handles[k] for k in names], [plain(k) for k in names], loc="outside lower center",
+        ncol=min(len(names), 3), fontsize=9, frameon=False,
+    )  # fmt: skip
 
 
 def shade_regions(ax, r: Rows, xi: int, handles: dict) -> None:

@@ -127,12 +127,7 @@ def law_band_panels(
         title = f"group {group}" if len(task.targets) == 1 else f"group {group}: {target}"
         ax.set_title(plain(title), fontsize=10)
         ax.grid(alpha=0.25, which="both" if log_x or log_y else "major")
-    first = [text for text, _, _ in SPLITS if text in handles]
-    names = first + [k for k in handles if k not in first]
-    fig.legend(
-        [handles[k] for k in names], [plain(k) for k in names], loc="outside lower center",
-        ncol=min(len(names), 3), fontsize=9, frameon=False,
-    )  # fmt: skip
+    plots.figure_legend(fig, handles, SPLITS)
     save(fig, path)
     return fig
 

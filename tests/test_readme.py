@@ -42,17 +42,22 @@ def env() -> dict[str, str]:
     return out
 
 
-def test_the_csv_snippet_runs(workdir: Path):
+def run_bash_snippet(name: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    """A bash snippet of the README, run as written in cwd."""
     # `sldagent` is this interpreter's module, whether or not the console script is on PATH
-    script = f'sldagent() {{ "{sys.executable}" -m sldagent "$@"; }}\n' + snippet("csv")
-    proc = subprocess.run(
+    script = f'sldagent() {{ "{sys.executable}" -m sldagent "$@"; }}\n' + snippet(name)
+    return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
-        cwd=workdir,
+        cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         env=env(),
     )
+
+
+def test_the_csv_snippet_runs(workdir: Path):
+    proc = run_bash_snippet("csv", workdir, 300)
     assert proc.returncode == 0, proc.stderr
     assert "held-out rows N >= 1e9" in proc.stdout
     assert re.search(r"^arch_a\s+loss\s+[\d.]+\s+\[", proc.stdout, flags=re.M)
@@ -78,15 +83,7 @@ def test_the_python_snippet_runs(workdir: Path):
 
 
 def test_the_report_snippet_runs(tmp_path: Path):
-    script = f'sldagent() {{ "{sys.executable}" -m sldagent "$@"; }}\n' + snippet("report")
-    proc = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env(),
-    )
+    proc = run_bash_snippet("report", tmp_path, 600)
     assert proc.returncode == 0, proc.stderr
     assert "report      runs/demo/report.html" in proc.stdout
     figures = {"law", "law_vs_runs", "train", "test", "pareto", "progress"}

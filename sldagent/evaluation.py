@@ -198,3 +198,11 @@ def score_choices(
         law = parse_law(rec["law"], task.features, task.targets)
         out[cid] = fit_and_score(law, FitRecipe.from_dict(rec["recipe"]), train, test).r2
     return out
+
+
+def score_refit(task: Task, root: Path, record: dict, fit_rows: Dataset) -> float:
+    """Test R² of a logged candidate refit on given rows made from the training rows (a
+    refitting selection rule's, search/refit_rules.py). For `sldagent study`, after the run."""
+    law = parse_law(record["law"], task.features, task.targets)
+    test = load_test(task, root)
+    return fit_and_score(law, FitRecipe.from_dict(record["recipe"]), fit_rows, test).r2

@@ -26,8 +26,9 @@ import numpy as np
 
 from sldagent import __version__
 from sldagent.benchmark import BenchmarkConfig, RunOutcome, run_all
-from sldagent.evaluation import score_choices
+from sldagent.evaluation import score_choices, score_refit
 from sldagent.metrics import clip_r2
+from sldagent.search.refit_rules import REFIT_RULES
 from sldagent.search.rules import RULES, describe, run_view
 from sldagent.search.runlog import RunLog
 from sldagent.task import Task, list_tasks, load_task, load_train
@@ -36,6 +37,7 @@ from sldagent.task_json import TASK_JSON, paper_baselines, task_json_names
 SUITES = ("devbench", "sldbench", "both")
 TIE = 1e-6  # |mean clipped R² difference| at or below this is a tie
 RESAMPLES = 10_000
+ALL_RULES = {**RULES, **REFIT_RULES}
 
 
 @dataclass(frozen=True)
@@ -47,15 +49,16 @@ class StudyConfig:
     seeds: int = 3
     budget: int = 300
     jobs: int = 1
-    rules: tuple[str, ...] = tuple(RULES)
+    rules: tuple[str, ...] = tuple(ALL_RULES)
     bootstrap_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.seeds < 1 or self.budget < 1:
             raise ValueError("--seeds and --budget must be >= 1")
-        unknown = [r for r in self.rules if r not in RULES]
+        unknown = [r for r in self.rules if r not in ALL_RULES]
         if unknown:
-            raise ValueError(f"--rules: unknown rule {unknown[0]!r}; known: {', '.join(RULES)}")
+            known = ", ".join(ALL_RULES)
+            raise ValueError(f"--rules: unknown rule {unknown[0]!r}; known: {known}")
         if "shipped" not in self.rules:
             raise ValueError("--rules must include 'shipped' (the rule the others are paired with)")
         names = [t.name for t, _ in self.tasks]
@@ -120,17 +123,28 @@ def score_run(outcome: RunOutcome, root: Path, rules: Sequence[str]) -> dict[str
     train = load_train(outcome.task, root)
     rows = len(train) / max(1, train.frame[outcome.task.group].nunique())
     view = run_view(best, records, weight, rows)
-    chosen = {rule: RULES[rule](view) for rule in rules}
+    chosen = {rule: RULES[rule](view) for rule in rules if rule in RULES}
+    refits = {rule: REFIT_RULES[rule](view, train) for rule in rules if rule in REFIT_RULES}
     by_id = {r["id"]: r for r in records}
-    scores = score_choices(outcome.task, root, best, by_id, list(chosen.values()))
+    ids = list(chosen.values()) + [p.id for p in refits.values() if p.fit_rows is None]
+    scores = score_choices(outcome.task, root, best, by_id, ids)
+    test_r2 = {rule: scores[cid] for rule, cid in chosen.items()}
+    for rule, pick in refits.items():
+        chosen[rule] = pick.id
+        test_r2[rule] = (
+            scores[pick.id]
+            if pick.fit_rows is None
+            else score_refit(outcome.task, root, by_id[pick.id], pick.fit_rows)
+        )
     return {
         rule: {
-            "id": cid,
-            "law": by_id[cid]["law"],
-            "n_params": by_id[cid]["n_params"],
-            "test_r2": scores[cid] if math.isfinite(scores[cid]) else None,
+            "id": chosen[rule],
+            "law": by_id[chosen[rule]]["law"],
+            "n_params": by_id[chosen[rule]]["n_params"],
+            "refit": rule in refits and refits[rule].fit_rows is not None,
+            "test_r2": test_r2[rule] if math.isfinite(test_r2[rule]) else None,
         }
-        for rule, cid in chosen.items()
+        for rule in rules
     }
 
 
@@ -154,7 +168,11 @@ def summarize(records: list[dict], rules: Sequence[str], seed: int) -> dict:
         runs = sorted((r for r in records if r["task"] == t), key=lambda r: r["seed"])
         for rule in rules:
             values = [clip_r2(_r2(r["rules"][rule]["test_r2"])) for r in runs]
-            same = sum(r["rules"][rule]["id"] == r["rules"]["shipped"]["id"] for r in runs)
+            same = sum(
+                r["rules"][rule]["id"] == r["rules"]["shipped"]["id"]
+                and not r["rules"][rule].get("refit")
+                for r in runs
+            )
             cell[t][rule] = {"mean": statistics.fmean(values), "seeds": values, "same": same}
     summary = {}
     for rule in rules:
@@ -239,7 +257,7 @@ def markdown(result: dict) -> str:
         s = summary["rules"][rule]
         lo, hi = s["interval"]
         lines.append(
-            f"| {rule} | {describe(rule)} | {s['mean']:.3f} | {s['diff']:+.3f} | "
+            f"| {rule} | {describe(ALL_RULES[rule])} | {s['mean']:.3f} | {s['diff']:+.3f} | "
             f"{s['wins']}/{s['ties']}/{s['losses']} | [{lo:+.3f}, {hi:+.3f}] |"
         )
     lines += [

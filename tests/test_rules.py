@@ -109,5 +109,5 @@ def test_failed_folds_and_near_weighting():
 
 def test_every_rule_is_described_in_one_line():
     for name in RULES:
-        text = describe(name)
+        text = describe(RULES[name])
         assert text and "\n" not in text

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from cli_errors import assert_user_error
 from conftest import BENCH, BENCH_TASKS, run_cli
@@ -21,10 +22,9 @@ import sldagent.evaluation
 from sldagent.fitters import FitRecipe, fit_groups
 from sldagent.law import parse_law
 from sldagent.metrics import clip_r2, r2
-from sldagent.search.rules import RULES
 from sldagent.search.runlog import RunLog
-from sldagent.study import StudyConfig, paired_interval, study, suite_tasks
-from sldagent.task import load_task, load_test, load_train
+from sldagent.study import ALL_RULES, StudyConfig, paired_interval, study, suite_tasks
+from sldagent.task import Dataset, load_task, load_test, load_train, split_validation
 
 BUDGET = "16"
 
@@ -87,7 +87,7 @@ def test_table_matches_a_direct_computation(done):
     cells = result["summary"]["tasks"]
     for task, root in _tasks(done):
         test, train = load_test(task, root), load_train(task, root)
-        per_rule = {rule: [] for rule in RULES}
+        per_rule = {rule: [] for rule in ALL_RULES}
         for seed in (0, 1):
             run = done.out / "runs" / task.name / f"seed{seed}"
             best = json.loads((run / "best.json").read_text())
@@ -112,9 +112,27 @@ def test_table_matches_a_direct_computation(done):
                 preds.append(law.predict(X, fits[g].theta))
             refit = r2(np.concatenate(trues), np.concatenate(preds))
             assert rec["rules"]["fitness"]["test_r2"] == pytest.approx(refit, abs=1e-9)
-            for rule in RULES:
+            # weighted_x2: the shipped law refit with the validation slice's rows twice
+            law = parse_law(best["law"], task.features, task.targets)
+            shipped_rec = next(r for r in records if r["id"] == best["id"])
+            _, val = split_validation(train)
+            doubled = pd.concat([train.frame, val.frame], ignore_index=True)
+            fits = fit_groups(
+                law,
+                Dataset(task, doubled, train.path, "w").groups(),
+                FitRecipe.from_dict(shipped_rec["recipe"]),
+            )
+            trues, preds = [], []
+            for g, X, y in test.groups():
+                trues.append(y)
+                preds.append(law.predict(X, fits[g].theta))
+            weighted = r2(np.concatenate(trues), np.concatenate(preds))
+            assert rec["rules"]["weighted_x2"]["id"] == best["id"]
+            assert rec["rules"]["weighted_x2"]["refit"] is True
+            assert rec["rules"]["weighted_x2"]["test_r2"] == pytest.approx(weighted, abs=1e-9)
+            for rule in ALL_RULES:
                 per_rule[rule].append(clip_r2(rec["rules"][rule]["test_r2"]))
-        for rule in RULES:
+        for rule in ALL_RULES:
             assert cells[task.name][rule]["mean"] == pytest.approx(statistics.fmean(per_rule[rule]))
     names = [t.name for t, _ in _tasks(done)]
     for rule, s in result["summary"]["rules"].items():
@@ -132,10 +150,10 @@ def test_markdown_has_a_row_per_task_and_rule_and_the_command(done):
     text = (done.out / "SELECTION.md").read_text()
     assert "sldagent study --suite toy_power," in text
     for task, _ in _tasks(done):
-        for rule in RULES:
+        for rule in ALL_RULES:
             assert sum(line.startswith(f"| {task.name} | {rule} |") for line in text.splitlines())
     assert "| toy_power | unsafe |" in text and "not parsed" in text  # the paper baselines
-    for rule in RULES:
+    for rule in ALL_RULES:
         assert f"\n{rule} " in "\n" + done.stdout
 
 

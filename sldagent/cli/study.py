@@ -11,11 +11,10 @@ from sldagent.task import resolve_data_root
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from sldagent.search.rules import RULES
-    from sldagent.study import StudyConfig, markdown, study, suite_tasks
+    from sldagent.study import ALL_RULES, StudyConfig, markdown, study, suite_tasks
 
     devbench = Path(args.devbench) if args.devbench else None
-    rules = tuple(r.strip() for r in args.rules.split(",")) if args.rules else tuple(RULES)
+    rules = tuple(r.strip() for r in args.rules.split(",")) if args.rules else tuple(ALL_RULES)
     config = StudyConfig(
         tasks=suite_tasks(args.suite, devbench, resolve_data_root(args.data_dir)),
         out=Path(args.out),

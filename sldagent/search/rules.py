@@ -2,8 +2,8 @@
 
 A rule reads only what a run logged from training rows -- its candidates (fitness, complexity,
 parameter count) and its finalists (fold errors, stability gap; best.json) -- and returns a
-candidate id. No rule refits or reads test rows; `sldagent study` scores the chosen laws on the
-test rows afterwards. "shipped" is today's final choice (search/choice.py) and reproduces the
+candidate id. No rule here refits (the rules that do are in search/refit_rules.py) or reads test
+rows; `sldagent study` scores the chosen laws on the test rows afterwards. "shipped" is today's final choice (search/choice.py) and reproduces the
 run's own best.json choice; the others vary one of its ingredients. Rules know no task.
 """
 
@@ -195,6 +195,6 @@ RULES: dict[str, Callable[[RunView], int]] = {
 }
 
 
-def describe(name: str) -> str:
-    """The rule's description in one line (its docstring's first paragraph)."""
-    return " ".join((RULES[name].__doc__ or name).strip().split("\n\n")[0].split())
+def describe(rule: Callable) -> str:
+    """A rule's description in one line (its docstring's first paragraph)."""
+    return " ".join((rule.__doc__ or rule.__name__).strip().split("\n\n")[0].split())

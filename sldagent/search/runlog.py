@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 LOCK_FILE = "run.lock"
-# what the search reads back from each line of candidates.jsonl (loop.py writes them)
+# what the search reads back from each line of candidates.jsonl (candidates.py makes them)
 CANDIDATE_KEYS = (
     "id",
     "generation",

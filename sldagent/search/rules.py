@@ -3,8 +3,9 @@
 A rule reads only what a run logged from training rows -- its candidates (fitness, complexity,
 parameter count) and its finalists (fold errors, stability gap; best.json) -- and returns a
 candidate id. No rule here refits (the rules that do are in search/refit_rules.py) or reads test
-rows; `sldagent study` scores the chosen laws on the test rows afterwards. "shipped" is today's final choice (search/choice.py) and reproduces the
-run's own best.json choice; the others vary one of its ingredients. Rules know no task.
+rows; `sldagent study` scores the chosen laws on the test rows afterwards. "shipped" is today's
+final choice (search/choice.py) and reproduces the run's own best.json choice; the others vary
+one of its ingredients. Rules know no task.
 """
 
 from __future__ import annotations

@@ -198,6 +198,22 @@ def summary_cells(rows: list[TaskSummary]) -> list[list[str]]:
     return cells
 
 
+def seed_table(rows: list[TaskSummary]) -> tuple[list[str], list[list[str]]]:
+    """Test R² of every task per seed (5 decimals for a task within 1e-3 of 1, as parallel),
+    with the clipped mean over tasks per seed: the numbers behind the summary's mean ± std."""
+    seeds = max(len(r.ours) for r in rows)
+    header = ["seed", *(r.task for r in rows), "clipped mean"]
+    out = []
+    for s in range(seeds):
+        values = [r.ours[s] if s < len(r.ours) else None for r in rows]
+        cells = [
+            "—" if v is None else fmt(v, 5 if min(r.ours) > 0.999 else 3)
+            for v, r in zip(values, rows, strict=True)
+        ]
+        out.append([str(s), *cells, fmt(clipped_mean(values))])
+    return header, out
+
+
 def summary_header(results: dict) -> tuple[str, ...]:
     """The summary table's header; the SR column names its method when one ran everywhere."""
     methods = {r["method"] for r in records(results, "sr")}
@@ -466,6 +482,7 @@ def _markdown(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
     parts = ["# sldagent benchmark report\n", *(f"{line}\n" for line in _header_lines(results))]
     parts += ["\n## Summary (test R²)\n\n", markdown_table(results), "\n"]
     parts += [f"- {note}\n" for note in table_notes(results)]
+    parts += ["\n## Per seed (test R²)\n\n", _md_table(*seed_table(summarize(results)))]
     for name in results["config"]["tasks"]:
         f = figures[name]
         run = displayed_run(records(results, "sldagent", name))
@@ -541,6 +558,8 @@ def _html(results: dict, figures: dict[str, TaskFigures], out: Path) -> str:
         html_table(summary_header(results), summary_cells(summarize(results)), mean_last=True)
     )
     body += [f'<p class="note">{e(n)}</p>' for n in table_notes(results)]
+    body.append("<h2>Per seed (test R²)</h2>")
+    body.append(html_table(*seed_table(summarize(results))))
     for name in results["config"]["tasks"]:
         f = figures[name]
         task = _task(results, name)

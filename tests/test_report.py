@@ -17,7 +17,7 @@ from cli_errors import assert_user_error
 from conftest import BENCH_TASKS, REPO, run_cli
 
 from sldagent import plots
-from sldagent.report import fmt, mean_row, summarize
+from sldagent.report import fmt, mean_row, seed_table, summarize
 from sldagent.task import load_task, load_test, load_train, split_validation
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -328,3 +328,22 @@ def test_finding13_benchmark_readme_escapes_group_names(hostile_benchmark):
     assert r"\$\\frac\{\$ small" in readme
     page = (hostile_benchmark / "index.html").read_text()
     assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_per_seed_table_holds_every_runs_test_r2_and_the_clipped_mean(bench_report):
+    results = strict_json(bench_report.out / "results.json")
+    header, rows = seed_table(summarize(results))
+    assert header == ["seed", "bench_power", "bench_mix", "clipped mean"]
+    runs = {
+        (r["task"], r["seed"]): r["test_r2"] for r in results["results"] if r["kind"] == "sldagent"
+    }
+    for row in rows:
+        seed = int(row[0])
+        values = [runs[(t, seed)] for t in header[1:-1]]
+        for cell, v in zip(row[1:-1], values, strict=True):
+            assert float(cell.replace("−", "-")) == pytest.approx(v, abs=1e-3)
+        mean = sum(max(-1.0, min(1.0, v)) for v in values) / len(values)
+        assert float(row[-1].replace("−", "-")) == pytest.approx(mean, abs=1e-3)
+    text = (bench_report.out / "README.md").read_text()
+    assert "## Per seed (test R²)" in text and "| 1 | " in text
+    assert "Per seed (test R²)" in (bench_report.out / "index.html").read_text()

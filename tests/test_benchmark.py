@@ -174,6 +174,9 @@ def test_interrupted_benchmark_resumes_and_keeps_finished_runs(tmp_path: Path):
         stderr=subprocess.PIPE,
         env=env,
         cwd=tmp_path,
+        # a suite started in the background (`... &` without job control) ignores SIGINT, and a
+        # child inherits that, so Ctrl-C would do nothing: the child gets the default back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     try:

@@ -98,7 +98,13 @@ with LocalServer(bundled_gguf()) as server:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_the_server_stops_when_its_parent_is_killed_or_interrupted(sig: int):
     parent = subprocess.Popen(
-        [sys.executable, "-c", HOLD], stdout=subprocess.PIPE, text=True, env=_env(), cwd=ROOT
+        [sys.executable, "-c", HOLD],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        # a suite started in the background ignores SIGINT and a child would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         pid_text, url = parent.stdout.readline().split()

@@ -148,7 +148,7 @@ def test_table_matches_a_direct_computation(done):
 
 def test_markdown_has_a_row_per_task_and_rule_and_the_command(done):
     text = (done.out / "SELECTION.md").read_text()
-    assert "sldagent study --suite toy_power," in text
+    assert "sldagent study --suite toy_power," in text and " --devbench " in text
     for task, _ in _tasks(done):
         for rule in ALL_RULES:
             assert sum(line.startswith(f"| {task.name} | {rule} |") for line in text.splitlines())

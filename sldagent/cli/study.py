@@ -25,7 +25,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     )
     command = (
         f"sldagent study --suite {args.suite} --seeds {args.seeds} --budget {args.budget} "
-        f"--out {args.out}" + (f" --rules {args.rules}" if args.rules else "")
+        f"--out {args.out}"
+        + (f" --devbench {args.devbench}" if args.devbench else "")
+        + (f" --data-dir {args.data_dir}" if args.data_dir else "")
+        + (f" --rules {args.rules}" if args.rules else "")
     )
     result = study(config, stream=None if args.quiet else sys.stderr, command=command)
     text = markdown(result)
